@@ -1,0 +1,86 @@
+"""Agent Bridge's one error hierarchy.
+
+Every error knows the sentence a user (or the model reading a tool result) should see:
+`str(error)` names the cause and the remedy, and never contains a secret.
+
+    BridgeError
+    ├── ConfigError                 bad settings file or environment; `agent-bridge` exits 2
+    ├── AuthError                   a client presented no token or a bad one (HTTP 401)
+    │   └── ScopeError              a valid token asked for an agent or tool outside its scope (HTTP 403)
+    ├── ToolInputError              arguments a tool cannot use (unknown agent, empty question, ...)
+    └── UpstreamError               the agent's REST API did not give a usable answer
+        ├── UpstreamAuthError       401/403: the upstream key is wrong or lacks access
+        ├── UpstreamNotFoundError   404: the project, conversation or citation does not exist
+        ├── UpstreamRateLimitError  429: out of credits or throttled; carries `retry_after`
+        ├── UpstreamServerError     5xx: the upstream failed; retrying later may help
+        ├── UpstreamTimeoutError    no answer before the deadline
+        ├── UpstreamConnectionError the connection failed or dropped mid-response
+        └── UpstreamProtocolError   a body that is not what the API promises (malformed JSON, cut stream)
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Root of every error Agent Bridge raises on purpose."""
+
+
+class ConfigError(BridgeError):
+    """The configuration cannot be used; the message names the key path and the fix."""
+
+
+class AuthError(BridgeError):
+    """The client's token is missing or not one we know."""
+
+
+class ScopeError(AuthError):
+    """The client's token is valid but not allowed to use this agent or tool."""
+
+
+class ToolInputError(BridgeError):
+    """A tool was called with arguments it cannot use."""
+
+
+class UpstreamError(BridgeError):
+    """The agent's REST API failed. `agent` names the agent for the message."""
+
+    def __init__(self, message: str, *, agent: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        self.agent = agent
+        self.status = status
+
+    def for_agent(self, agent: str) -> str:
+        """The sentence a model reads: which agent failed, why, and what to do."""
+        return f"Agent '{agent}': {self}"
+
+
+class UpstreamAuthError(UpstreamError):
+    pass
+
+
+class UpstreamNotFoundError(UpstreamError):
+    pass
+
+
+class UpstreamRateLimitError(UpstreamError):
+    def __init__(
+        self, message: str, *, agent: str = "", status: int | None = 429, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, agent=agent, status=status)
+        self.retry_after = retry_after
+
+
+class UpstreamServerError(UpstreamError):
+    pass
+
+
+class UpstreamTimeoutError(UpstreamError):
+    pass
+
+
+class UpstreamConnectionError(UpstreamError):
+    pass
+
+
+class UpstreamProtocolError(UpstreamError):
+    pass
