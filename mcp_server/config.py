@@ -1,0 +1,256 @@
+"""Settings: a TOML file plus environment variables, validated into one `BridgeConfig`.
+
+Two ways in:
+
+* a file (`--config FILE` or `AGENT_BRIDGE_CONFIG`), whose string values may say `${ENV_NAME}` so
+  secrets stay in the environment;
+* the zero-config environment mode for the common case: `CUSTOMGPT_API_KEY` and
+  `CUSTOMGPT_PROJECT_IDS=123,456` (optionally `CUSTOMGPT_BASE_URL`); agent names and descriptions
+  then come from the upstream projects at start-up.
+
+Every validation failure becomes a `ConfigError` whose message names the key path and the fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mcp_server.errors import ConfigError
+
+AGENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,47}$"
+TOOL_NAMES = ("ask", "search_citations", "list_sources")
+DEFAULT_CUSTOMGPT_URL = "https://app.customgpt.ai"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BackendConfig(_Strict):
+    """An upstream API and its credentials."""
+
+    kind: Literal["customgpt"] = "customgpt"
+    api_key: SecretStr
+    base_url: str = DEFAULT_CUSTOMGPT_URL
+    timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    max_connections: int = Field(default=100, ge=1, le=10_000)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://, e.g. https://app.customgpt.ai")
+        return value.rstrip("/")
+
+
+class AgentConfig(_Strict):
+    """One agent on a backend: a CustomGPT project."""
+
+    name: Annotated[str, Field(pattern=AGENT_NAME_PATTERN)]
+    backend: str = "customgpt"
+    project_id: int = Field(gt=0)
+    title: str | None = None
+    description: str | None = None
+    tools: tuple[Literal["ask", "search_citations", "list_sources"], ...] = TOOL_NAMES
+
+
+class TokenConfig(_Strict):
+    """A client credential, stored only as its sha256 hex digest."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    agents: tuple[str, ...] = ("*",)
+    tools: tuple[str, ...] = ("*",)
+
+
+class ServerConfig(_Strict):
+    """How the HTTP server listens and whom it lets in."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    public_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    stateless: bool = True
+    passthrough: bool = False
+    call_deadline_seconds: float = Field(default=300.0, gt=0)
+    keepalive_seconds: float = Field(default=10.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+
+
+class BridgeConfig(_Strict):
+    server: ServerConfig = ServerConfig()
+    backends: dict[str, BackendConfig] = Field(default_factory=dict[str, BackendConfig])
+    agents: tuple[AgentConfig, ...] = ()
+    tokens: tuple[TokenConfig, ...] = ()
+    # True when agents came from CUSTOMGPT_PROJECT_IDS: names/descriptions are resolved upstream.
+    discover_agent_names: bool = False
+
+    @model_validator(mode="after")
+    def _references(self) -> BridgeConfig:
+        names: set[str] = set()
+        for i, agent in enumerate(self.agents):
+            if agent.name in names:
+                raise ValueError(f"agents[{i}].name: '{agent.name}' is used twice; agent names must be unique")
+            names.add(agent.name)
+            if agent.backend not in self.backends:
+                known = ", ".join(sorted(self.backends)) or "none"
+                raise ValueError(
+                    f"agents[{i}].backend: no backend named '{agent.backend}' (defined: {known}); "
+                    f"add a [backends.{agent.backend}] table"
+                )
+        for i, token in enumerate(self.tokens):
+            for agent_name in token.agents:
+                if agent_name != "*" and agent_name not in names:
+                    raise ValueError(f"tokens[{i}].agents: unknown agent '{agent_name}'")
+        return self
+
+
+class CustomGPTEnvironment(BaseSettings):
+    """The zero-config environment mode."""
+
+    model_config = SettingsConfigDict(env_prefix="CUSTOMGPT_", extra="ignore")
+
+    api_key: SecretStr | None = None
+    project_ids: str | None = None
+    base_url: str = DEFAULT_CUSTOMGPT_URL
+
+
+def _interpolate(value: Any, path: str, env: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(f"{path}: environment variable {name} is not set; export it or write the value")
+            return env[name]
+
+        return _ENV_REF.sub(substitute, value)
+    if isinstance(value, dict):
+        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), env) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, list):
+        return [_interpolate(v, f"{path}[{i}]", env) for i, v in enumerate(value)]  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
+    return value
+
+
+def _location(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _validation_message(exc: ValidationError, source: str) -> str:
+    lines: list[str] = []
+    for err in exc.errors():
+        where = _location(tuple(err["loc"]))
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key; check its spelling against configs/agent-bridge.toml"
+        lines.append(f"{where}: {msg}")
+    return f"{source}: " + "; ".join(lines)
+
+
+def parse_config(data: Mapping[str, Any], *, source: str, env: Mapping[str, str] | None = None) -> BridgeConfig:
+    resolved = _interpolate(dict(data), "", os.environ if env is None else env)
+    try:
+        return BridgeConfig.model_validate(resolved)
+    except ValidationError as exc:
+        raise ConfigError(_validation_message(exc, source)) from None
+
+
+def load_file(path: Path, env: Mapping[str, str] | None = None) -> BridgeConfig:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found; pass an existing file to --config") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_config(data, source=str(path), env=env)
+
+
+def from_environment(env: Mapping[str, str] | None = None) -> BridgeConfig:
+    environ = dict(os.environ if env is None else env)
+    try:
+        settings = CustomGPTEnvironment(
+            **{k.removeprefix("CUSTOMGPT_").lower(): v for k, v in environ.items() if k.startswith("CUSTOMGPT_")}
+        )
+    except ValidationError as exc:
+        raise ConfigError(_validation_message(exc, "environment")) from None
+    if settings.api_key is None or not settings.project_ids:
+        raise ConfigError(
+            "no configuration: pass --config FILE (see configs/agent-bridge.toml), or set CUSTOMGPT_API_KEY "
+            "and CUSTOMGPT_PROJECT_IDS (e.g. CUSTOMGPT_PROJECT_IDS=123,456)"
+        )
+    ids: list[int] = []
+    for raw in settings.project_ids.split(","):
+        raw = raw.strip()
+        if not raw:
+            continue
+        if not raw.isdigit() or int(raw) <= 0:
+            raise ConfigError(f"CUSTOMGPT_PROJECT_IDS: '{raw}' is not a project id; use positive integers like 123,456")
+        ids.append(int(raw))
+    data: dict[str, Any] = {
+        "backends": {"customgpt": {"api_key": settings.api_key.get_secret_value(), "base_url": settings.base_url}},
+        "agents": [{"name": f"project-{pid}", "project_id": pid} for pid in ids],
+        "discover_agent_names": True,
+    }
+    return parse_config(data, source="environment", env={})
+
+
+def load(path: Path | None, env: Mapping[str, str] | None = None) -> BridgeConfig:
+    """The file when given (or named by AGENT_BRIDGE_CONFIG), else the environment mode."""
+    environ = os.environ if env is None else env
+    if path is None and environ.get("AGENT_BRIDGE_CONFIG"):
+        path = Path(environ["AGENT_BRIDGE_CONFIG"])
+    if path is not None:
+        return load_file(path, env)
+    return from_environment(env)
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML settings file (default: $AGENT_BRIDGE_CONFIG, else the CUSTOMGPT_* environment mode)",
+    )
+
+
+def add_check_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    config = load(args.config)
+    print(
+        f"configuration OK: {len(config.backends)} backend(s), {len(config.agents)} agent(s), "
+        f"{len(config.tokens)} token(s)"
+    )
+    for agent in config.agents:
+        backend = config.backends[agent.backend]
+        print(
+            f"  agent {agent.name}: {backend.kind} project {agent.project_id} at {backend.base_url}; "
+            f"tools: {', '.join(agent.tools)}"
+        )
+    for token in config.tokens:
+        print(f"  token {token.name}: agents {', '.join(token.agents)}; tools {', '.join(token.tools)}")
+    if not config.tokens and config.server.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"  warning: server.host is {config.server.host} and no tokens are configured; "
+            "`agent-bridge serve` will refuse to start without --insecure-no-auth",
+            file=sys.stderr,
+        )
+    return 0

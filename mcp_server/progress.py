@@ -1,0 +1,76 @@
+"""Progress for long calls: the growing answer as `notifications/progress`, and a heartbeat.
+
+Three rules the clients taught us:
+
+* Each piece of new answer text goes out as the notification's `message`, so a client can show the
+  answer arriving; the pieces concatenate to the final answer.
+* While the upstream is silent, a heartbeat (no message) goes out every `keepalive` seconds: the
+  TypeScript SDK and n8n give up after 60 s without a sign of life unless progress resets the clock.
+* No notification immediately before the result: over HTTP+SSE a progress that lands right before the
+  response is sometimes dropped by the TypeScript client ("unknown token"), so the result waits
+  `gap` seconds after the last notification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Final
+
+import anyio
+
+from mcp_server.backends.base import OnDelta
+
+ReportProgress = Callable[[float, float | None, str | None], Awaitable[None]]
+
+DEFAULT_GAP_SECONDS: Final = 0.3
+
+
+class ProgressRelay:
+    def __init__(self, report: ReportProgress, *, keepalive: float, gap: float = DEFAULT_GAP_SECONDS) -> None:
+        self._report = report
+        self._keepalive = keepalive
+        self._gap = gap
+        self._sent = 0
+        self._last_sent: float | None = None
+        self._lock = anyio.Lock()
+
+    @property
+    def sent(self) -> int:
+        return self._sent
+
+    async def _send(self, message: str | None) -> None:
+        async with self._lock:
+            self._sent += 1
+            self._last_sent = anyio.current_time()
+            await self._report(float(self._sent), None, message)
+
+    async def delta(self, text: str) -> None:
+        await self._send(text)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            last = self._last_sent if self._last_sent is not None else self._started
+            wait = last + self._keepalive - anyio.current_time()
+            if wait > 0:
+                await anyio.sleep(wait)
+                continue
+            await self._send(None)
+
+    async def _settle(self) -> None:
+        if self._last_sent is not None:
+            remaining = self._last_sent + self._gap - anyio.current_time()
+            if remaining > 0:
+                await anyio.sleep(remaining)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[OnDelta]:
+        """Heartbeat while the block runs; on the way out, leave the gap before the result."""
+        self._started = anyio.current_time()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._heartbeat)
+            try:
+                yield self.delta
+            finally:
+                tg.cancel_scope.cancel()
+        await self._settle()
