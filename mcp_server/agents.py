@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -88,7 +88,7 @@ class AgentRegistry:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, config: BridgeConfig) -> AsyncIterator[AgentRegistry]:
+    async def open(cls, config: BridgeConfig) -> AsyncGenerator[AgentRegistry]:
         """Create one upstream pool per backend, resolve names where asked, close the pools on exit."""
         async with AsyncExitStack() as stack:
             clients: dict[str, UpstreamClient] = {}

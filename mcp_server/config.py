@@ -20,7 +20,7 @@ import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -139,9 +139,11 @@ def _interpolate(value: Any, path: str, env: Mapping[str, str]) -> Any:
 
         return _ENV_REF.sub(substitute, value)
     if isinstance(value, dict):
-        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), env) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+        table = cast(dict[str, Any], value)
+        return {k: _interpolate(v, f"{path}.{k}" if path else k, env) for k, v in table.items()}
     if isinstance(value, list):
-        return [_interpolate(v, f"{path}[{i}]", env) for i, v in enumerate(value)]  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
+        items = cast(list[Any], value)
+        return [_interpolate(v, f"{path}[{i}]", env) for i, v in enumerate(items)]
     return value
 
 
@@ -184,8 +186,8 @@ def load_file(path: Path, env: Mapping[str, str] | None = None) -> BridgeConfig:
 def from_environment(env: Mapping[str, str] | None = None) -> BridgeConfig:
     environ = dict(os.environ if env is None else env)
     try:
-        settings = CustomGPTEnvironment(
-            **{k.removeprefix("CUSTOMGPT_").lower(): v for k, v in environ.items() if k.startswith("CUSTOMGPT_")}
+        settings = CustomGPTEnvironment.model_validate(
+            {k.removeprefix("CUSTOMGPT_").lower(): v for k, v in environ.items() if k.startswith("CUSTOMGPT_")}
         )
     except ValidationError as exc:
         raise ConfigError(_validation_message(exc, "environment")) from None

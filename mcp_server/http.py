@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import anyio
 import httpx2
@@ -49,15 +49,14 @@ def _upstream_message(response: httpx2.Response) -> str:
         body: Any = response.json()
     except (ValueError, UnicodeDecodeError):
         return ""
-    if isinstance(body, dict):
-        data: Any = body.get("data")
-        if isinstance(data, dict) and isinstance(data.get("message"), str):  # pyright: ignore[reportUnknownMemberType]
-            return str(data["message"])  # pyright: ignore[reportUnknownArgumentType]
-        if isinstance(body.get("message"), str):
-            return str(body["message"])
-        error: Any = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):  # pyright: ignore[reportUnknownMemberType]
-            return str(error["message"])  # pyright: ignore[reportUnknownArgumentType]
+    if not isinstance(body, dict):
+        return ""
+    envelope: dict[str, Any] = body  # pyright: ignore[reportUnknownVariableType]
+    for candidate in (envelope.get("data"), envelope, envelope.get("error")):
+        if isinstance(candidate, dict):
+            message = cast(dict[str, Any], candidate).get("message")
+            if isinstance(message, str):
+                return message
     return ""
 
 
@@ -198,7 +197,7 @@ class UpstreamClient:
     @asynccontextmanager
     async def stream_events(
         self, path: str, body: Mapping[str, Any], params: Params | None = None
-    ) -> AsyncIterator[AsyncIterator[httpx2.ServerSentEvent]]:
+    ) -> AsyncGenerator[AsyncIterator[httpx2.ServerSentEvent]]:
         """POST and read the response as server-sent events. Leaving the block closes the connection."""
         request = self._client.build_request(
             "POST", path, json=dict(body), params=params, headers={"Accept": "text/event-stream"}

@@ -13,7 +13,7 @@ Three rules the clients taught us:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Final
 
@@ -34,6 +34,7 @@ class ProgressRelay:
         self._sent = 0
         self._last_sent: float | None = None
         self._lock = anyio.Lock()
+        self._started = 0.0
 
     @property
     def sent(self) -> int:
@@ -64,7 +65,7 @@ class ProgressRelay:
                 await anyio.sleep(remaining)
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[OnDelta]:
+    async def running(self) -> AsyncGenerator[OnDelta]:
         """Heartbeat while the block runs; on the way out, leave the gap before the result."""
         self._started = anyio.current_time()
         async with anyio.create_task_group() as tg:
