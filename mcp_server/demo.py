@@ -1,0 +1,91 @@
+"""`agent-bridge demo`: see the whole thing work with no account and no configuration.
+
+It starts the sandbox (a local stand-in for the CustomGPT.ai API, serving a demo knowledge base),
+spawns `agent-bridge stdio` under a real MCP client exactly as Claude Desktop would, lists the tools,
+asks the demo agent a question while the answer streams in, prints the answer with its sources,
+and prints the configuration snippets that do the same against a real CustomGPT.ai account.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+from mcp_server import launch
+
+DEFAULT_QUESTION = "How long are backups kept on the Pro plan?"
+SANDBOX_KEY = "sandbox-key"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--question", default=DEFAULT_QUESTION, help="what to ask the demo agent")
+
+
+def _print(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def claude_desktop_snippet() -> dict[str, Any]:
+    return {
+        "mcpServers": {
+            "customgpt": {
+                "command": "agent-bridge",
+                "args": ["stdio"],
+                "env": {"CUSTOMGPT_API_KEY": "<your CustomGPT API key>", "CUSTOMGPT_PROJECT_IDS": "<project id>"},
+            }
+        }
+    }
+
+
+async def ask_over_stdio(sandbox_url: str, question: str) -> None:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "mcp_server", "stdio"],
+        env={"CUSTOMGPT_BASE_URL": sandbox_url, "CUSTOMGPT_API_KEY": SANDBOX_KEY, "CUSTOMGPT_PROJECT_IDS": "1"},
+    )
+    async with Client(params, mode="legacy") as client:
+        tools = await client.list_tools()
+        _print("Tools the bridge offers over stdio:")
+        for tool in tools.tools:
+            _print(f"  {tool.name:<18} {tool.title}")
+        _print()
+        _print(f"Asking: {question}")
+        _print("Answer (streamed as MCP progress notifications):")
+        streamed: list[str] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            if message:
+                streamed.append(message)
+                sys.stdout.write(message)
+                sys.stdout.flush()
+
+        result = await client.call_tool("ask", {"question": question}, progress_callback=on_progress)
+        structured: dict[str, Any] = result.structured_content or {}
+        if not streamed:
+            _print(str(structured.get("answer", "")))
+        _print()
+        if result.is_error:
+            text = result.content[0].text if result.content and result.content[0].type == "text" else ""
+            raise SystemExit(f"the demo call failed: {text}")
+        _print()
+        _print("Sources:")
+        for i, citation in enumerate(structured.get("citations", []), 1):
+            _print(f"  [{i}] {citation.get('title')} <{citation.get('url')}>")
+        _print(f"conversation_id: {structured.get('conversation_id')} (pass it back to ask a follow-up)")
+
+
+def run(args: argparse.Namespace) -> int:
+    _print("Starting the sandbox: a local test upstream that imitates the CustomGPT.ai API (not the real service).")
+    with launch.running(["sandbox", "--port", "0", "--api-key", SANDBOX_KEY], quiet=True) as sandbox:
+        _print(f"  sandbox at {sandbox.url}, demo agent = project 1")
+        _print()
+        anyio.run(ask_over_stdio, sandbox.url, args.question)
+    _print()
+    _print("To use your real CustomGPT.ai agents from Claude Desktop, add this to claude_desktop_config.json:")
+    _print(json.dumps(claude_desktop_snippet(), indent=2))
+    return 0
