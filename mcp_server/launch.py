@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -59,7 +59,7 @@ def _wait_for_ready(process: subprocess.Popen[str], label: str, timeout: float) 
 @contextmanager
 def running(
     args: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 20.0, quiet: bool = False
-) -> Iterator[ChildProcess]:
+) -> Generator[ChildProcess]:
     """Run `python -m mcp_server ARGS`, yield once it is ready, terminate it on exit."""
     process = subprocess.Popen(
         [sys.executable, "-m", "mcp_server", *args],
