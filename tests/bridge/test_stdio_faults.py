@@ -1,0 +1,146 @@
+"""A bad day upstream: each sandbox fault becomes a tool error that names the agent, the cause and the
+remedy, leaks no secret, and leaves the bridge serving the next call."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import mcp_types as types
+import pytest
+
+from tests.support.bridge_stdio import stdio_bridge, write_config
+from tests.support.sandbox_process import SandboxProcess
+
+pytestmark = pytest.mark.anyio
+
+QUESTION = "How long are backups kept on the Pro plan?"
+MESSAGES = r"/conversations/[^/]+/messages$"
+
+
+def _text(result: types.CallToolResult) -> str:
+    return "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("rate-limit", "out of query credits (HTTP 429"),
+        ("server-error", "the upstream failed (HTTP 500"),
+        ("bad-gateway", "the upstream failed (HTTP 502"),
+        ("unavailable", "the upstream failed (HTTP 503"),
+        ("reset", "the connection to the upstream failed"),
+        ("malformed", "not valid JSON"),
+        ("hang", "did not answer within 2 seconds"),
+    ],
+)
+async def test_fault_becomes_tool_error_and_bridge_keeps_serving(
+    sandbox: SandboxProcess, tmp_path: Path, kind: str, expected: str
+) -> None:
+    config = write_config(tmp_path / "bridge.toml", sandbox.url, [("support", 1)], timeout=2)
+    async with stdio_bridge(env={}, config=config) as client:
+        sandbox.arm_fault(kind, count=1, path=MESSAGES)
+        failed = await client.call_tool("ask", {"question": QUESTION})
+        recovered = await client.call_tool("ask", {"question": QUESTION})
+    text = _text(failed)
+    assert failed.is_error, text
+    assert text.startswith("Agent 'support': ")
+    assert expected in text
+    assert "sandbox-key" not in text and "Traceback" not in text
+    assert not recovered.is_error, _text(recovered)
+
+
+async def test_rate_limit_says_when_to_retry(sandbox: SandboxProcess, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "bridge.toml", sandbox.url, [("support", 1)])
+    async with stdio_bridge(env={}, config=config) as client:
+        sandbox.arm_fault("rate-limit", count=1, path=MESSAGES)
+        failed = await client.call_tool("ask", {"question": QUESTION})
+    assert "retry after" in _text(failed)
+
+
+async def test_truncated_stream_is_an_incomplete_answer_error(sandbox: SandboxProcess, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "bridge.toml", sandbox.url, [("support", 1)])
+    pieces: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        if message:
+            pieces.append(message)
+
+    async with stdio_bridge(env={}, config=config) as client:
+        sandbox.arm_fault("truncate", count=1, path=MESSAGES)
+        failed = await client.call_tool("ask", {"question": QUESTION}, progress_callback=on_progress)
+        recovered = await client.call_tool("ask", {"question": QUESTION}, progress_callback=on_progress)
+    assert failed.is_error
+    assert "ended before it finished" in _text(failed)
+    assert not recovered.is_error, _text(recovered)
+
+
+async def test_get_retries_hide_one_transient_failure(sandbox: SandboxProcess, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "bridge.toml", sandbox.url, [("support", 1)])
+    async with stdio_bridge(env={}, config=config) as client:
+        sandbox.arm_fault("unavailable", count=1, path=r"/pages$")
+        listing = await client.call_tool("list_sources", {})
+    assert not listing.is_error, _text(listing)
+
+
+async def test_call_deadline_ends_a_stalled_call(sandbox: SandboxProcess, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "bridge.toml", sandbox.url, [("support", 1)], timeout=60, deadline=2)
+    async with stdio_bridge(env={}, config=config) as client:
+        sandbox.arm_fault("hang", count=1, path=MESSAGES)
+        failed = await client.call_tool("ask", {"question": QUESTION})
+    assert failed.is_error
+    assert "no complete answer within the 2 second call deadline" in _text(failed)
+
+
+def _spawn_stdio(sandbox: SandboxProcess) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mcp_server", "stdio"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={
+            "CUSTOMGPT_BASE_URL": sandbox.url,
+            "CUSTOMGPT_API_KEY": "sandbox-key",
+            "CUSTOMGPT_PROJECT_IDS": "1",
+            "PATH": "/usr/bin:/bin",
+        },
+    )
+
+
+def test_stdio_exits_cleanly_at_end_of_input(sandbox: SandboxProcess) -> None:
+    process = _spawn_stdio(sandbox)
+    out, err = process.communicate(input=b"", timeout=30)
+    assert process.returncode == 0, err.decode()
+    assert out == b""  # nothing but protocol messages may reach stdout
+
+
+def test_stdio_exits_cleanly_on_sigterm(sandbox: SandboxProcess) -> None:
+    process = _spawn_stdio(sandbox)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(
+        b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
+        b'"capabilities":{},"clientInfo":{"name":"t","version":"1"}}}\n'
+    )
+    process.stdin.flush()
+    assert b'"id":1' in process.stdout.readline()  # serving: now stop it
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=15)
+    assert process.returncode == 0, process.stderr.read().decode() if process.stderr else ""
+
+
+def test_malformed_json_rpc_gets_an_error_and_the_session_survives(sandbox: SandboxProcess) -> None:
+    process = _spawn_stdio(sandbox)
+    lines = [
+        b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
+        b'"capabilities":{},"clientInfo":{"name":"t","version":"1"}}}',
+        b'{"jsonrpc":"2.0","method":"notifications/initialized"}',
+        b"{this is not json",
+        b'{"jsonrpc":"2.0","id":2,"method":"tools/list"}',
+    ]
+    out, err = process.communicate(input=b"\n".join(lines) + b"\n", timeout=30)
+    assert process.returncode == 0, err.decode()
+    replies = out.decode().splitlines()
+    assert any('"id":2' in r and '"tools"' in r for r in replies), replies
+    assert "Traceback" not in err.decode()
