@@ -65,7 +65,9 @@ async def test_ask_new_and_continued_conversation(sandbox: SandboxProcess) -> No
         assert isinstance(follow_up.structured_content, dict)
         assert follow_up.structured_content["conversation_id"] == conversation
 
-        transcript = _resource_json(await client.read_resource(f"agent://northwind-support/conversations/{conversation}"))
+        transcript = _resource_json(
+            await client.read_resource(f"agent://northwind-support/conversations/{conversation}")
+        )
     assert [m["question"] for m in transcript["messages"]] == [QUESTION, "What about the Business plan retention?"]
 
 
@@ -127,7 +129,7 @@ async def test_bad_arguments_and_unknown_tools(sandbox: SandboxProcess) -> None:
         extra = await client.call_tool("ask", {"question": "hi", "temperature": 2})
         wrong_type = await client.call_tool("search_citations", {"query": "x", "limit": "many"})
         out_of_range = await client.call_tool("list_sources", {"page": 0})
-        with pytest.raises(MCPError, match="Unknown tool: 'delete_everything'. Available tools: ask"):
+        with pytest.raises(MCPError, match=r"Unknown tool: 'delete_everything'\. Available tools: ask"):
             await client.call_tool("delete_everything", {})
         still_fine = await client.call_tool("list_sources", {})
     assert missing.is_error and "Invalid arguments for 'ask': question: Field required" in _text(missing)
