@@ -9,8 +9,12 @@ and prints the configuration snippets that do the same against a real CustomGPT.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import secrets
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -24,6 +28,8 @@ SANDBOX_KEY = "sandbox-key"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--question", default=DEFAULT_QUESTION, help="what to ask the demo agent")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port for the demo server (default 8000)")
+    parser.add_argument("--no-serve", action="store_true", help="stop after the stdio run instead of serving HTTP")
 
 
 def _print(text: str = "") -> None:
@@ -79,13 +85,95 @@ async def ask_over_stdio(sandbox_url: str, question: str) -> None:
         _print(f"conversation_id: {structured.get('conversation_id')} (pass it back to ask a follow-up)")
 
 
+def demo_config(directory: Path, sandbox_url: str, port: int, token: str) -> Path:
+    path = directory / "agent-bridge-demo.toml"
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    path.write_text(
+        "[server]\n"
+        f"port = {port}\n"
+        "[backends.customgpt]\n"
+        f'api_key = "{SANDBOX_KEY}"\n'
+        f'base_url = "{sandbox_url}"\n'
+        "[[agents]]\n"
+        'name = "support"\n'
+        "project_id = 1\n"
+        'title = "Northwind Support"\n'
+        "[[tokens]]\n"
+        'name = "demo"\n'
+        f'sha256 = "{digest}"\n'
+    )
+    return path
+
+
+def client_snippets(base: str, token: str) -> list[tuple[str, Any]]:
+    """Ready-to-paste configuration for each client, pointing at the running demo server."""
+    sse = f"{base}/agents/support/sse?token={token}"
+    mcp = f"{base}/agents/support/mcp"
+    return [
+        ("Cursor (~/.cursor/mcp.json)", {"mcpServers": {"northwind": {"url": sse}}}),
+        ("Windsurf (~/.codeium/windsurf/mcp_config.json)", {"mcpServers": {"northwind": {"serverUrl": sse}}}),
+        (
+            "Claude Desktop through supergateway",
+            {"mcpServers": {"northwind": {"command": "npx", "args": ["-y", "supergateway", "--sse", sse]}}},
+        ),
+        (
+            "Claude Desktop through mcp-remote",
+            {
+                "mcpServers": {
+                    "northwind": {
+                        "command": "npx",
+                        "args": [
+                            "-y",
+                            "mcp-remote",
+                            mcp,
+                            "--transport",
+                            "http-only",
+                            "--header",
+                            f"Authorization:Bearer {token}",
+                        ],
+                    }
+                }
+            },
+        ),
+        (
+            "n8n MCP Client Tool node",
+            {
+                "Endpoint": mcp,
+                "Server Transport": "HTTP Streamable",
+                "Authentication": "Bearer Auth",
+                "Bearer Token": token,
+            },
+        ),
+    ]
+
+
+def serve_http(sandbox_url: str, port: int) -> None:
+    token = "demo-" + secrets.token_urlsafe(16)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = demo_config(Path(tmp), sandbox_url, port, token)
+        with launch.running(["serve", "--config", str(config), "--port", str(port)]) as server:
+            _print(f"Agent Bridge is serving the demo agent over HTTP at {server.url}")
+            _print(f"  Streamable HTTP: {server.url}/agents/support/mcp   HTTP+SSE: {server.url}/agents/support/sse")
+            _print(f"  demo token (valid for this run only): {token}")
+            for title, snippet in client_snippets(server.url, token):
+                _print()
+                _print(f"{title}:")
+                _print(json.dumps(snippet, indent=2))
+            _print()
+            _print("Press Ctrl-C to stop.")
+            server.process.wait()
+
+
 def run(args: argparse.Namespace) -> int:
     _print("Starting the sandbox: a local test upstream that imitates the CustomGPT.ai API (not the real service).")
     with launch.running(["sandbox", "--port", "0", "--api-key", SANDBOX_KEY], quiet=True) as sandbox:
         _print(f"  sandbox at {sandbox.url}, demo agent = project 1")
         _print()
         anyio.run(ask_over_stdio, sandbox.url, args.question)
-    _print()
-    _print("To use your real CustomGPT.ai agents from Claude Desktop, add this to claude_desktop_config.json:")
-    _print(json.dumps(claude_desktop_snippet(), indent=2))
+        _print()
+        _print("To use your real CustomGPT.ai agents from Claude Desktop, add this to claude_desktop_config.json:")
+        _print(json.dumps(claude_desktop_snippet(), indent=2))
+        _print()
+        if not args.no_serve:
+            serve_http(sandbox.url, args.port)
     return 0
