@@ -13,9 +13,8 @@ Three rules the clients taught us:
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Final
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
 
 import anyio
 
@@ -24,6 +23,7 @@ from mcp_server.backends.base import OnDelta
 ReportProgress = Callable[[float, float | None, str | None], Awaitable[None]]
 
 DEFAULT_GAP_SECONDS: Final = 0.3
+T = TypeVar("T")
 
 
 class ProgressRelay:
@@ -64,14 +64,20 @@ class ProgressRelay:
             if remaining > 0:
                 await anyio.sleep(remaining)
 
-    @asynccontextmanager
-    async def running(self) -> AsyncGenerator[OnDelta]:
-        """Heartbeat while the block runs; on the way out, leave the gap before the result."""
+    async def run(self, work: Callable[[OnDelta], Awaitable[T]]) -> T:
+        """Run `work(on_delta)` with a heartbeat beside it; leave the gap before returning its result."""
         self._started = anyio.current_time()
+        outcome: list[T] = []
+        failure: Exception | None = None
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._heartbeat)
             try:
-                yield self.delta
+                outcome.append(await work(self.delta))
+            except Exception as exc:  # re-raised below, outside the task group, unwrapped
+                failure = exc
             finally:
                 tg.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
         await self._settle()
+        return outcome[0]

@@ -146,16 +146,15 @@ class ToolRunner:
             if progress_token_from_params(ctx.params) is None:
                 return ask_result(await backend.ask(args.question, args.conversation_id, None))
             relay = ProgressRelay(ctx.session.report_progress, keepalive=self._settings.keepalive_seconds)
-            async with relay.running() as on_delta:
-                answer = await backend.ask(args.question, args.conversation_id, on_delta)
-            return ask_result(answer)
+            return ask_result(
+                await relay.run(lambda on_delta: backend.ask(args.question, args.conversation_id, on_delta))
+            )
         if isinstance(args, SearchCitationsArgs):
             if progress_token_from_params(ctx.params) is None:
                 found = await backend.search_citations(args.query, args.limit)
             else:
                 relay = ProgressRelay(ctx.session.report_progress, keepalive=self._settings.keepalive_seconds)
-                async with relay.running():
-                    found = await backend.search_citations(args.query, args.limit)
+                found = await relay.run(lambda _: backend.search_citations(args.query, args.limit))
             return SearchCitationsResult(citations=[CitationOut.of(c) for c in found])
         if isinstance(args, ListSourcesArgs):
             return sources_result(await backend.list_sources(args.page))

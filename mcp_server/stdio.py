@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import threading
+from typing import Final
 
 import anyio
 from mcp.server.stdio import stdio_server
@@ -17,6 +20,8 @@ from mcp_server.config import BridgeConfig, add_config_argument, load
 from mcp_server.server import AgentView, CallSettings, build_server
 
 logger = logging.getLogger(__name__)
+
+SIGNAL_GRACE_SECONDS: Final = 1.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +45,9 @@ async def serve_stdio(config: BridgeConfig) -> None:
                 with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                     async for _ in signals:
                         logger.info("signal received; shutting down")
+                        # The stdin reader sits in a thread that cancellation cannot interrupt; give
+                        # in-flight work a moment, then leave without waiting for that read.
+                        threading.Timer(SIGNAL_GRACE_SECONDS, os._exit, args=(0,)).start()
                         tg.cancel_scope.cancel()
                         return
 

@@ -1,0 +1,477 @@
+"""The sandbox: a local CustomGPT-compatible REST API serving folders of documents.
+
+A test and demo upstream, never the real service. Every `/api/v1` request passes `_guarded`, which
+checks the key and applies any fault (see `faults.py`) before the endpoint runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from mcp_server.sandbox import wire
+from mcp_server.sandbox.corpus import Document, Project, load_demo, load_folder
+from mcp_server.sandbox.faults import FAULT_KINDS, RETRY_AFTER_SECONDS, STATUS_FAULTS, Fault, FaultBoard, from_headers
+from mcp_server.sandbox.search import ProjectIndex, pieces
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxSettings:
+    api_key: str = "sandbox-key"
+    corpora: tuple[Path, ...] = ()
+    default_fault: Fault | None = None
+
+
+@dataclass(slots=True)
+class Stats:
+    requests: Counter[str] = field(default_factory=Counter[str])
+    streams_started: int = 0
+    streams_completed: int = 0
+    streams_truncated: int = 0
+    streams_disconnected: int = 0
+    open_streams: int = 0
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "requests": dict(self.requests),
+            "streams_started": self.streams_started,
+            "streams_completed": self.streams_completed,
+            "streams_truncated": self.streams_truncated,
+            "streams_disconnected": self.streams_disconnected,
+            "open_streams": self.open_streams,
+        }
+
+
+class _NotFound(Exception):
+    def __init__(self, message: str, status: int = 404) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TrackedStream(StreamingResponse):
+    """Counts how each answer stream ended: completed, truncated on purpose, or the client went away."""
+
+    def __init__(self, body: AsyncIterator[str], stats: Stats, outcome: dict[str, bool]) -> None:
+        super().__init__(body, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        self._stats = stats
+        self._outcome = outcome
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._stats.streams_started += 1
+        self._stats.open_streams += 1
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._stats.open_streams -= 1
+            if self._outcome.get("finished"):
+                self._stats.streams_completed += 1
+            elif self._outcome.get("truncated"):
+                self._stats.streams_truncated += 1
+            else:
+                self._stats.streams_disconnected += 1
+
+
+def _sse(data: dict[str, Any] | str, event: str | None = None) -> str:
+    payload = data if isinstance(data, str) else json.dumps(data)
+    return (f"event: {event}\n" if event else "") + f"data: {payload}\n\n"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class Sandbox:
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.settings = settings
+        projects = [load_demo()] + [load_folder(i, p) for i, p in enumerate(settings.corpora, start=2)]
+        self.projects: dict[int, Project] = {p.id: p for p in projects}
+        self.indexes = {p.id: ProjectIndex(p) for p in projects}
+        self.documents: dict[int, Document] = {d.id: d for p in projects for d in p.documents}
+        self.conversations: dict[str, wire.Conversation] = {}
+        self.faults = FaultBoard(settings.default_fault)
+        self.stats = Stats()
+        self._next_conversation = 1
+        self._next_message = 1
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _guarded(self, handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            route = request.scope.get("route")
+            self.stats.requests[getattr(route, "path", request.url.path)] += 1
+            if request.headers.get("authorization") != f"Bearer {self.settings.api_key}":
+                return wire.error(request, 401, "API Token is either missing or invalid")
+            fault = from_headers(dict(request.headers)) or self.faults.take(request.url.path)
+            request.state.fault = fault
+            if fault is not None:
+                early = await self._apply(request, fault)
+                if early is not None:
+                    return early
+            try:
+                return await handler(request)
+            except _NotFound as exc:
+                return wire.error(request, exc.status, str(exc))
+
+        return endpoint
+
+    async def _apply(self, request: Request, fault: Fault) -> Response | None:
+        if fault.latency:
+            await anyio.sleep(fault.latency)
+        if fault.kind == "hang":
+            await anyio.sleep_forever()
+        if fault.kind in STATUS_FAULTS:
+            status = STATUS_FAULTS[fault.kind]
+            message = wire.CREDITS_MESSAGE if status == 429 else "Internal Server Error"
+            headers = (
+                {"Retry-After": str(RETRY_AFTER_SECONDS if status == 429 else 1)} if status in (429, 503) else None
+            )
+            return wire.error(request, status, message, headers)
+        if fault.kind == "malformed":
+            return Response('{"status":"success","data":{"id":1,"openai_re', media_type="application/json")
+        if fault.kind == "reset":
+            return _ResetResponse()
+        if fault.kind == "slow" and not _wants_stream(request, {}):
+            await anyio.sleep(fault.drip)
+        return None
+
+    def _project(self, request: Request) -> Project:
+        raw = request.path_params["project_id"]
+        if not raw.isdigit():
+            raise _NotFound("Agent id must be integer", 400)
+        project = self.projects.get(int(raw))
+        if project is None:
+            raise _NotFound(f"Agent with id {raw} not found")
+        return project
+
+    def _conversation(self, request: Request, project: Project) -> wire.Conversation:
+        session = request.path_params["session_id"]
+        conversation = self.conversations.get(session)
+        if conversation is None or conversation.project_id != project.id:
+            raise _NotFound(f"Conversation with session id {session} not found")
+        return conversation
+
+    # -- endpoints --------------------------------------------------------------------------------
+
+    async def list_projects(self, request: Request) -> Response:
+        items = [wire.project_json(p) for p in self.projects.values()]
+        return wire.success(wire.paginate(request, items, _page(request), 10))
+
+    async def get_project(self, request: Request) -> Response:
+        return wire.success(wire.project_json(self._project(request)))
+
+    async def project_settings(self, request: Request) -> Response:
+        return wire.success(wire.settings_json(self._project(request)))
+
+    async def project_sources(self, request: Request) -> Response:
+        project = self._project(request)
+        upload = {
+            "id": project.id * 10,
+            "created_at": wire.CREATED_AT,
+            "updated_at": wire.CREATED_AT,
+            "type": "upload",
+            "settings": {
+                "executive_js": False,
+                "data_refresh_frequency": "never",
+                "create_new_pages": True,
+                "remove_unexist_pages": False,
+                "refresh_existing_pages": "never",
+            },
+            "pages": [wire.page_json(d) for d in project.documents],
+        }
+        return wire.success({"sitemaps": [], "uploads": upload})
+
+    async def project_pages(self, request: Request) -> Response:
+        project = self._project(request)
+        limit = min(max(_int(request.query_params.get("limit"), 20), 1), 100)
+        items = [wire.page_json(d) for d in project.documents]
+        if request.query_params.get("order", "desc") == "desc":
+            items.reverse()
+        return wire.success(
+            {"project": wire.project_json(project), "pages": wire.paginate(request, items, _page(request), limit)}
+        )
+
+    async def conversation_list_or_create(self, request: Request) -> Response:
+        project = self._project(request)
+        if request.method == "POST":
+            body = await _json_body(request)
+            conversation = wire.Conversation(
+                id=self._next_conversation,
+                project_id=project.id,
+                session_id=str(uuid.uuid4()),
+                name=str(body.get("name") or "New conversation")[:255],
+            )
+            self._next_conversation += 1
+            self.conversations[conversation.session_id] = conversation
+            return wire.success(conversation.json(), status=201)
+        items = [c.json() for c in reversed(self.conversations.values()) if c.project_id == project.id]
+        return wire.success(wire.paginate(request, items, _page(request), 10))
+
+    async def message_list_or_send(self, request: Request) -> Response:
+        project = self._project(request)
+        conversation = self._conversation(request, project)
+        if request.method == "GET":
+            items = list(conversation.messages)
+            if request.query_params.get("order", "desc") == "desc":
+                items.reverse()
+            return wire.success(
+                {"conversation": conversation.json(), "messages": wire.paginate(request, items, _page(request), 20)}
+            )
+        body = await _json_body(request)
+        prompt = str(body.get("prompt") or "").strip()
+        if not prompt:
+            raise _NotFound("Prompt can't be empty", 400)
+        retrieved = self.indexes[project.id].retrieve(prompt)
+        citations = [d.id for d in retrieved.documents]
+        if not _wants_stream(request, body):
+            return wire.success(self._record(conversation, prompt, retrieved.text, citations))
+        return self._stream_message(request, conversation, prompt, retrieved.text, citations)
+
+    def _record(
+        self, conversation: wire.Conversation, prompt: str, answer: str, citations: list[int]
+    ) -> dict[str, Any]:
+        message = wire.message_json(self._next_message, prompt, answer, citations, _now())
+        self._next_message += 1
+        conversation.messages.append(message)
+        return message
+
+    def _stream_message(
+        self, request: Request, conversation: wire.Conversation, prompt: str, answer: str, citations: list[int]
+    ) -> Response:
+        fault: Fault | None = request.state.fault
+        outcome: dict[str, bool] = {}
+        parts = pieces(answer)
+
+        async def events() -> AsyncIterator[str]:
+            yield _sse({"status": "start", "prompt": prompt}, "start")
+            for index, part in enumerate(parts):
+                if fault is not None and fault.kind == "truncate" and index >= max(1, len(parts) // 2):
+                    outcome["truncated"] = True
+                    return
+                if fault is not None and fault.drip:
+                    await anyio.sleep(fault.drip)
+                yield _sse({"status": "progress", "message": part}, "progress")
+            message = self._record(conversation, prompt, answer, citations)
+            yield _sse(
+                {
+                    "status": "finish",
+                    "id": message["id"],
+                    "created_at": message["created_at"],
+                    "session_id": conversation.session_id,
+                    "citations": citations,
+                },
+                "finish",
+            )
+            outcome["finished"] = True
+
+        return TrackedStream(events(), self.stats, outcome)
+
+    async def message(self, request: Request) -> Response:
+        conversation = self._conversation(request, self._project(request))
+        raw = request.path_params["message_id"]
+        if not raw.isdigit():
+            raise _NotFound("Message id must be integer", 400)
+        found = next((m for m in conversation.messages if m["id"] == int(raw)), None)
+        if found is None:
+            raise _NotFound(f"Conversation message with id {raw} not found")
+        return wire.success(found)
+
+    async def citation(self, request: Request) -> Response:
+        project = self._project(request)
+        raw = request.path_params["citation_id"]
+        if not raw.isdigit():
+            raise _NotFound("Citation id must be integer", 400)
+        doc = self.documents.get(int(raw))
+        if doc is None or doc.project_id != project.id:
+            raise _NotFound(f"Page with id {raw} not found")
+        return wire.success(wire.citation_json(doc))
+
+    async def chat_completions(self, request: Request) -> Response:
+        project = self._project(request)
+        body = await _json_body(request)
+        messages = body.get("messages")
+        question = (
+            next(
+                (str(m.get("content")) for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"),  # pyright: ignore[reportUnknownArgumentType,reportUnknownMemberType,reportUnknownVariableType]
+                "",
+            )
+            if isinstance(messages, list)
+            else ""
+        )
+        if not question:
+            raise _NotFound("messages must contain a user message", 400)
+        retrieved = self.indexes[project.id].retrieve(question)
+        citations = [d.id for d in retrieved.documents]
+        completion_id, created = f"chatcmpl-{self._next_message}", int(time.time())
+        self._next_message += 1
+        if not body.get("stream"):
+            return JSONResponse(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": None,
+                    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": retrieved.text},
+                            "logprobs": None,
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "citations": citations,
+                }
+            )
+        fault: Fault | None = request.state.fault
+        outcome: dict[str, bool] = {}
+
+        def chunk(delta: dict[str, Any], finish: str | None) -> str:
+            return _sse(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": "sandbox",
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                    "citations": citations,
+                }
+            )
+
+        async def events() -> AsyncIterator[str]:
+            yield chunk({"role": "assistant", "content": ""}, None)
+            parts = pieces(retrieved.text)
+            for index, part in enumerate(parts):
+                if fault is not None and fault.kind == "truncate" and index >= max(1, len(parts) // 2):
+                    outcome["truncated"] = True
+                    return
+                if fault is not None and fault.drip:
+                    await anyio.sleep(fault.drip)
+                yield chunk({"content": part}, None)
+            yield chunk({}, "stop")
+            yield _sse("[DONE]")
+            outcome["finished"] = True
+
+        return TrackedStream(events(), self.stats, outcome)
+
+    async def limits(self, request: Request) -> Response:
+        return wire.success(
+            {
+                "max_projects_num": 10,
+                "current_projects_num": len(self.projects),
+                "max_total_storage_credits": 1000,
+                "current_total_storage_credits": 1,
+                "max_queries": 1000,
+                "current_queries": self._next_message - 1,
+            }
+        )
+
+    async def user(self, request: Request) -> Response:
+        return wire.success(
+            {
+                "id": 1,
+                "name": "Sandbox User",
+                "email": "user@sandbox.local",
+                "current_team_id": 1,
+                "profile_photo_url": None,
+                "created_at": wire.CREATED_AT,
+                "updated_at": wire.CREATED_AT,
+            }
+        )
+
+    # -- control API ------------------------------------------------------------------------------
+
+    async def control_faults(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {self.settings.api_key}":
+            return JSONResponse({"error": "send the sandbox API key as a Bearer token"}, status_code=401)
+        if request.method == "DELETE":
+            self.faults.clear()
+            return JSONResponse({"cleared": True})
+        body = await _json_body(request)
+        kind = str(body.get("kind", ""))
+        if kind not in FAULT_KINDS:
+            return JSONResponse({"error": f"unknown fault kind {kind!r}; one of {', '.join(FAULT_KINDS)}"}, 400)
+        fault = Fault(kind=kind, latency=float(body.get("latency") or 0), drip=float(body.get("drip") or 0))
+        self.faults.arm(fault, int(body.get("count", 1)), body.get("path"))
+        return JSONResponse({"armed": kind})
+
+    async def control_stats(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {self.settings.api_key}":
+            return JSONResponse({"error": "send the sandbox API key as a Bearer token"}, status_code=401)
+        return JSONResponse(self.stats.json())
+
+    def routes(self) -> list[Route]:
+        g = self._guarded
+        p = "/api/v1/projects/{project_id}"
+        return [
+            Route("/api/v1/projects", g(self.list_projects)),
+            Route(p, g(self.get_project)),
+            Route(f"{p}/settings", g(self.project_settings)),
+            Route(f"{p}/sources", g(self.project_sources)),
+            Route(f"{p}/pages", g(self.project_pages)),
+            Route(f"{p}/conversations", g(self.conversation_list_or_create), methods=["GET", "POST"]),
+            Route(f"{p}/conversations/{{session_id}}/messages", g(self.message_list_or_send), methods=["GET", "POST"]),
+            Route(f"{p}/conversations/{{session_id}}/messages/{{message_id}}", g(self.message)),
+            Route(f"{p}/citations/{{citation_id}}", g(self.citation)),
+            Route(f"{p}/chat/completions", g(self.chat_completions), methods=["POST"]),
+            Route("/api/v1/limits/usage", g(self.limits)),
+            Route("/api/v1/user", g(self.user)),
+            Route("/_sandbox/faults", self.control_faults, methods=["POST", "DELETE"]),
+            Route("/_sandbox/stats", self.control_stats),
+        ]
+
+
+class _ResetResponse(Response):
+    """Starts a response, sends part of the body, then drops the connection."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"status":"success","data":{', "more_body": True})
+        # Returning with the body unfinished makes the server drop the connection.
+
+
+def _wants_stream(request: Request, body: dict[str, Any]) -> bool:
+    return request.query_params.get("stream", "").lower() in ("true", "1") or body.get("stream") in (True, 1, "1")
+
+
+def _int(raw: str | None, default: int) -> int:
+    return int(raw) if raw and raw.isdigit() else default
+
+
+def _page(request: Request) -> int:
+    return max(1, _int(request.query_params.get("page"), 1))
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        raise _NotFound("Request body must be JSON", 400) from None
+    return body if isinstance(body, dict) else {}  # pyright: ignore[reportUnknownVariableType]
+
+
+def create_app(settings: SandboxSettings | None = None) -> Starlette:
+    sandbox = Sandbox(settings or SandboxSettings())
+    app = Starlette(routes=sandbox.routes())
+    app.state.sandbox = sandbox
+    return app

@@ -1,0 +1,56 @@
+"""`agent-bridge sandbox`: run the local CustomGPT-compatible test and demo upstream under uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from mcp_server.errors import ConfigError
+from mcp_server.sandbox.app import SandboxSettings, create_app
+from mcp_server.sandbox.faults import FAULT_KINDS, Fault
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8100, help="0 picks a free port (default 8100)")
+    parser.add_argument("--api-key", default="sandbox-key", help="the key clients must send (default sandbox-key)")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        action="append",
+        default=[],
+        help="a folder of .md/.txt documents served as the next project (2, 3, ...); repeatable",
+    )
+    parser.add_argument("--fault", choices=FAULT_KINDS, help="apply this fault to every /api request")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added before every /api response")
+    parser.add_argument("--drip", type=float, default=0.0, help="seconds between streamed answer pieces")
+
+
+def _default_fault(args: argparse.Namespace) -> Fault | None:
+    if args.fault is None and not args.latency and not args.drip:
+        return None
+    kind = args.fault or ("slow" if args.drip else "latency")
+    return Fault(kind=kind, latency=args.latency, drip=args.drip)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        app = create_app(SandboxSettings(args.api_key, tuple(args.corpus), _default_fault(args)))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port") from None
+    host, port = sock.getsockname()[:2]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=1))
+    print(f"agent-bridge sandbox ready on http://{host}:{port}", flush=True)
+    server.run(sockets=[sock])
+    sys.stdout.flush()
+    return 0
