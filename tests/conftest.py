@@ -20,7 +20,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session")
 def sandbox_session(tmp_path_factory: pytest.TempPathFactory) -> Generator[SandboxProcess]:
-    corpus: Path = tmp_path_factory.mktemp("acme-hr")
+    corpus: Path = tmp_path_factory.mktemp("corpora") / "acme-hr"
+    corpus.mkdir()
     for name, text in SECOND_CORPUS.items():
         (corpus / name).write_text(text)
     with running_sandbox("--corpus", str(corpus)) as sandbox:

@@ -184,13 +184,9 @@ class Sandbox:
             "created_at": wire.CREATED_AT,
             "updated_at": wire.CREATED_AT,
             "type": "upload",
-            "settings": {
-                "executive_js": False,
-                "data_refresh_frequency": "never",
-                "create_new_pages": True,
-                "remove_unexist_pages": False,
-                "refresh_existing_pages": "never",
-            },
+            # data_refresh_frequency / refresh_existing_pages are left out: the spec nests their enums in a
+            # list ([["never", ...]]), so no real value validates.
+            "settings": {"executive_js": False, "create_new_pages": True, "remove_unexist_pages": False},
             "pages": [wire.page_json(d) for d in project.documents],
         }
         return wire.success({"sitemaps": [], "uploads": upload})
@@ -324,7 +320,7 @@ class Sandbox:
                     "id": completion_id,
                     "object": "chat.completion",
                     "created": created,
-                    "model": None,
+                    "model": "gpt-4-o",
                     "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
                     "choices": [
                         {
@@ -387,7 +383,7 @@ class Sandbox:
                 "name": "Sandbox User",
                 "email": "user@sandbox.local",
                 "current_team_id": 1,
-                "profile_photo_url": None,
+                "profile_photo_url": "https://docs.sandbox.local/avatar.png",
                 "created_at": wire.CREATED_AT,
                 "updated_at": wire.CREATED_AT,
             }
