@@ -8,7 +8,7 @@ import pytest
 from tests.support.sandbox_process import SandboxProcess, running_sandbox
 
 SECOND_CORPUS = {
-    "leave-policy.md": "# Leave policy\n\nEmployees get 25 days of paid leave a year. Unused days expire on 31 March.\n",
+    "leave-policy.md": "# Leave policy\n\nEmployees get 25 days of paid leave a year; unused days expire in March.\n",
     "expenses.md": "# Expenses\n\nSubmit expense reports within 30 days with receipts attached in the HR portal.\n",
 }
 

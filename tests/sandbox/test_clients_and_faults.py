@@ -11,7 +11,7 @@ from typing import Any
 import httpx2
 import pytest
 import sseclient  # pyright: ignore[reportMissingTypeStubs]
-from customgpt_client import CustomGPT  # pyright: ignore[reportMissingTypeStubs]
+from customgpt_client import CustomGPT
 
 from tests.support.sandbox_process import SandboxProcess, running_sandbox
 
@@ -29,33 +29,35 @@ def _session(api: httpx2.Client, project: int = 1) -> str:
 
 
 def _events(response: httpx2.Response) -> list[tuple[str, dict[str, Any] | str]]:
-    client = sseclient.SSEClient(response.iter_bytes())  # pyright: ignore[reportUnknownMemberType]
+    """Parse the stream with sseclient-py, an SSE client independent of our own code."""
+    client: Any = sseclient.SSEClient(response.iter_bytes())
     out: list[tuple[str, dict[str, Any] | str]] = []
-    for event in client.events():  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
-        data: str = event.data  # pyright: ignore[reportUnknownMemberType]
-        out.append((str(event.event), data if data == "[DONE]" else json.loads(data)))  # pyright: ignore[reportUnknownMemberType,reportUnknownArgumentType]
+    for event in client.events():
+        data = str(event.data)
+        out.append((str(event.event), data if data == "[DONE]" else json.loads(data)))
     return out
 
 
 def test_official_customgpt_sdk(sandbox: SandboxProcess) -> None:
-    CustomGPT.api_key = sandbox.api_key  # pyright: ignore[reportAttributeAccessIssue]
-    CustomGPT.base_url = sandbox.url
-    projects = CustomGPT.Project.list()  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
-    assert projects.status_code == 200  # pyright: ignore[reportUnknownMemberType]
-    assert projects.parsed.data.data[0].project_name == "Northwind Support"  # pyright: ignore[reportUnknownMemberType]
+    sdk: Any = CustomGPT  # the generated SDK is configured through class attributes
+    sdk.api_key = sandbox.api_key
+    sdk.base_url = sandbox.url
+    projects = sdk.Project.list()
+    assert projects.status_code == 200
+    assert projects.parsed.data.data[0].project_name == "Northwind Support"
 
-    conversation = CustomGPT.Conversation.create(project_id=1, name="SDK test")  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
-    assert conversation.status_code == 201  # pyright: ignore[reportUnknownMemberType]
-    session_id = conversation.parsed.data.session_id  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
+    conversation = sdk.Conversation.create(project_id=1, name="SDK test")
+    assert conversation.status_code == 201
+    session_id = conversation.parsed.data.session_id
 
-    sent = CustomGPT.Conversation.send(project_id=1, session_id=session_id, prompt=QUESTION)  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
-    assert sent.status_code == 200  # pyright: ignore[reportUnknownMemberType]
-    message = sent.parsed.data  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
-    assert "90 days" in message.openai_response  # pyright: ignore[reportUnknownMemberType]
+    sent = sdk.Conversation.send(project_id=1, session_id=session_id, prompt=QUESTION)
+    assert sent.status_code == 200
+    message = sent.parsed.data
+    assert "90 days" in message.openai_response
 
-    citation = CustomGPT.Citation.get(project_id=1, citation_id=message.citations[0])  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
-    assert citation.status_code == 200  # pyright: ignore[reportUnknownMemberType]
-    assert citation.parsed.data.url.startswith("https://docs.sandbox.local/")  # pyright: ignore[reportUnknownMemberType]
+    citation = sdk.Citation.get(project_id=1, citation_id=message.citations[0])
+    assert citation.status_code == 200
+    assert citation.parsed.data.url.startswith("https://docs.sandbox.local/")
 
 
 def test_message_stream_read_by_an_sse_client(api: httpx2.Client) -> None:
@@ -182,8 +184,9 @@ def test_slow_drip_and_client_disconnect_are_counted(sandbox: SandboxProcess, ap
         headers={"X-Sandbox-Fault": "slow", "X-Sandbox-Drip": "0.5"},
     ) as response:
         lines = response.iter_lines()
-        assert next(lines).startswith("event: start")
+        assert str(next(lines)).startswith("event: start")
         # Leave after the first piece: the sandbox must see the client go away.
+    after = sandbox.stats()
     for _ in range(100):
         after = sandbox.stats()
         if after["streams_disconnected"] > before["streams_disconnected"]:
