@@ -1,0 +1,93 @@
+"""`agent-bridge serve`: the HTTP app under uvicorn, with the bind-safety rule and graceful shutdown."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import socket
+
+import uvicorn
+from starlette.applications import Starlette
+from uvicorn.supervisors import Multiprocess
+
+from mcp_server.app import create_app
+from mcp_server.config import BridgeConfig, add_config_argument, load
+from mcp_server.errors import ConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+    parser.add_argument("--host", help="address to bind (default: server.host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to bind; 0 picks a free one (default: server.port, 8000)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (needs stateless mode; default 1)")
+    parser.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="allow a non-loopback bind with no tokens configured (anyone who can reach it may use every agent)",
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def effective_config(args: argparse.Namespace) -> BridgeConfig:
+    config = load(args.config)
+    updates = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if updates:
+        config = config.model_copy(update={"server": config.server.model_copy(update=updates)})
+    if not config.tokens and not is_loopback(config.server.host) and not args.insecure_no_auth:
+        raise ConfigError(
+            f"refusing to listen on {config.server.host} with no [[tokens]] configured: anyone who can reach it "
+            "could use every agent. Add a token (agent-bridge token new), bind 127.0.0.1, or pass "
+            "--insecure-no-auth if a trusted network in front of it does the authentication."
+        )
+    if args.workers > 1 and not config.server.stateless:
+        raise ConfigError("--workers > 1 needs server.stateless = true: sessions live in one process")
+    return config
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(args: argparse.Namespace) -> int:
+    config = effective_config(args)
+    sock = _bind(config.server.host, config.server.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    uvicorn_config = uvicorn.Config(
+        create_app(config) if args.workers == 1 else "mcp_server.serve:worker_app",
+        factory=args.workers > 1,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,  # an access log would record ?token= query strings
+        timeout_graceful_shutdown=int(config.server.shutdown_grace_seconds) or None,
+    )
+    if args.workers > 1 and args.config is not None:
+        os.environ["AGENT_BRIDGE_CONFIG"] = str(args.config)  # each worker loads the same settings
+    print(f"agent-bridge serving on http://{shown}:{port}", flush=True)
+    if args.workers > 1:
+        Multiprocess(uvicorn_config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(uvicorn_config).run(sockets=[sock])
+    return 0
+
+
+def worker_app() -> Starlette:
+    """The app factory each worker process calls (`--workers N`); the socket is already bound."""
+    return create_app(load(None))
