@@ -68,6 +68,7 @@ def _bind(host: str, port: int) -> socket.socket:
 def run(args: argparse.Namespace) -> int:
     config = effective_config(args)
     sock = _bind(config.server.host, config.server.port)
+    sock.listen(2048)  # accept (queue) connections from the moment the ready line is printed
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     uvicorn_config = uvicorn.Config(

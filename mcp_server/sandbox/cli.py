@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         sock.bind((args.host, args.port))
     except OSError as exc:
         raise ConfigError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port") from None
+    sock.listen(2048)  # accept (queue) connections from the moment the ready line is printed
     host, port = sock.getsockname()[:2]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=1))
     print(f"agent-bridge sandbox ready on http://{host}:{port}", flush=True)

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from rank_bm25 import BM25Okapi  # pyright: ignore[reportMissingTypeStubs]
+from rank_bm25 import BM25Plus  # pyright: ignore[reportMissingTypeStubs]
 
 from mcp_server.sandbox.corpus import Document, Project
 
@@ -83,7 +83,9 @@ class ProjectIndex:
     def __init__(self, project: Project) -> None:
         self._entries = [(doc, passage) for doc in project.documents for passage in doc.passages]
         corpus = [tokens(passage) or ["_"] for _, passage in self._entries]
-        self._bm25 = BM25Okapi(corpus) if corpus else None
+        self._words = [frozenset(words) for words in corpus]
+        # BM25+ keeps scores positive on tiny corpora, where plain BM25's idf falls to zero or below.
+        self._bm25 = BM25Plus(corpus) if corpus else None
 
     def retrieve(self, question: str, limit: int = TOP_PASSAGES) -> Retrieved:
         query = tokens(question)
@@ -91,7 +93,7 @@ class ProjectIndex:
             return Retrieved(NO_ANSWER, ())
         scores: list[float] = [float(s) for s in self._bm25.get_scores(query)]  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType,reportUnknownArgumentType]
         ranked = sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)
-        best = [i for i in ranked[:limit] if scores[i] > 0]
+        best = [i for i in ranked if self._words[i].intersection(query)][:limit]
         if not best:
             return Retrieved(NO_ANSWER, ())
         documents: dict[int, Document] = {}

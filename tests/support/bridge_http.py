@@ -1,0 +1,47 @@
+"""`agent-bridge serve` as a real child process, configured against a running sandbox."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Generator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from mcp_server import launch
+
+TOKENS = {
+    "all": ("tok-all-6f1c2b", ["*"], ["*"]),
+    "support": ("tok-support-91ad7e", ["support"], ["*"]),
+    "hr-ask": ("tok-hr-ask-3be0c4", ["hr"], ["ask"]),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeProcess:
+    url: str
+
+    def auth(self, token: str = "all") -> dict[str, str]:
+        return {"Authorization": f"Bearer {TOKENS[token][0]}"}
+
+
+def write_http_config(
+    path: Path, sandbox_url: str, *, tokens: bool = True, extra_server: Sequence[str] = (), keepalive: float = 10
+) -> Path:
+    lines = ["[server]", f"keepalive_seconds = {keepalive}", *extra_server]
+    lines += ["[backends.customgpt]", 'api_key = "sandbox-key"', f'base_url = "{sandbox_url}"', "timeout_seconds = 30"]
+    lines += ["[[agents]]", 'name = "support"', "project_id = 1", 'title = "Northwind Support"']
+    lines += ["[[agents]]", 'name = "hr"', "project_id = 2", 'title = "Acme HR"']
+    if tokens:
+        for name, (token, agents, tools) in TOKENS.items():
+            digest = hashlib.sha256(token.encode()).hexdigest()
+            lines += ["[[tokens]]", f'name = "{name}"', f'sha256 = "{digest}"']
+            lines += [f"agents = {agents!r}".replace("'", '"'), f"tools = {tools!r}".replace("'", '"')]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@contextmanager
+def running_bridge(config: Path, *extra_args: str) -> Generator[BridgeProcess]:
+    with launch.running(["serve", "--config", str(config), "--port", "0", *extra_args], quiet=True) as child:
+        yield BridgeProcess(url=child.url)
