@@ -23,6 +23,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
+import anyio
 from mcp.server.context import ServerRequestContext
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
@@ -76,6 +77,34 @@ class _Guarded:
             await self._handler(scope, receive, send)
         except Refusal as refusal:
             await refusal.response()(scope, receive, send)
+
+
+async def cancel_on_disconnect(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run `app`, cancelling it when the client goes away after sending its request.
+
+    The stateless Streamable HTTP transport does not notice a client that disconnects mid-response, so
+    a cancelled call would keep its upstream stream (and its credits) running. uvicorn answers every
+    `receive()` after the body with `http.disconnect` once the peer is gone; a watcher waits for that.
+    """
+    body_read = anyio.Event()
+
+    async def tracking_receive() -> Message:
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            body_read.set()
+        return message
+
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            await body_read.wait()
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(watch)
+        await app(scope, tracking_receive, send)
+        tg.cancel_scope.cancel()
 
 
 def security_settings(config: BridgeConfig) -> TransportSecuritySettings:
@@ -202,7 +231,10 @@ class BridgeApp:
         request = Request(scope, receive)
         async with self._request_view(request) as (_, view):
             scope.setdefault("state", {})["agent_view"] = view
-            await self._streamable(scope, receive, send)
+            if self.config.server.stateless:
+                await cancel_on_disconnect(self._streamable, scope, receive, send)
+            else:  # sessions carry notifications/cancelled to their requests themselves
+                await self._streamable(scope, receive, send)
 
     def _sse_transport(self, request: Request) -> SseServerTransport:
         messages_path = request.url.path.rsplit("/", 1)[0] + "/messages/"
