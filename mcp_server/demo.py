@@ -12,6 +12,7 @@ import argparse
 import hashlib
 import json
 import secrets
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -165,6 +166,8 @@ def serve_http(sandbox_url: str, port: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # SIGTERM unwinds like Ctrl-C, so the sandbox and server children are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _print("Starting the sandbox: a local test upstream that imitates the CustomGPT.ai API (not the real service).")
     with launch.running(["sandbox", "--port", "0", "--api-key", SANDBOX_KEY], quiet=True) as sandbox:
         _print(f"  sandbox at {sandbox.url}, demo agent = project 1")

@@ -1,0 +1,67 @@
+"""`agent-bridge demo`, the README's first command, run as a user would run it."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+from mcp import Client
+from mcp.client.sse import sse_client
+
+
+def test_demo_stdio_run_prints_answer_sources_and_snippet() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_server", "demo", "--no-serve"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "not the real service" in out
+    assert "ask" in out
+    assert "search_citations" in out
+    assert "90 days" in out  # the streamed answer to the default question
+    assert "Sources:" in out
+    assert "https://docs.sandbox.local/northwind-support/plans-and-pricing" in out
+    snippet = json.loads(out[out.index('{\n  "mcpServers"') : out.rindex("}") + 1])
+    assert snippet["mcpServers"]["customgpt"]["args"] == ["stdio"]
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.anyio
+async def test_demo_serves_http_with_the_snippets_it_prints() -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "mcp_server", "demo", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        lines: list[str] = []
+        for line in demo.stdout:
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        out = "".join(lines)
+        sse_url = re.search(r'"url": "(http://[^"]+/sse\?token=[^"]+)"', out)
+        assert sse_url, out
+        for client_name in ("Cursor", "Windsurf", "supergateway", "mcp-remote", "n8n"):
+            assert client_name in out
+        async with Client(sse_client(sse_url.group(1)), mode="legacy") as client:
+            names = [t.name for t in (await client.list_tools()).tools]
+            result = await client.call_tool("ask", {"question": "Does the desktop agent run on macOS and Ubuntu?"})
+        assert names == ["ask", "search_citations", "list_sources"]
+        assert not result.is_error
+        assert isinstance(result.structured_content, dict)
+        assert "macOS" in result.structured_content["answer"]
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        demo.wait(timeout=30)
+    assert demo.returncode == 0
