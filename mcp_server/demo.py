@@ -16,6 +16,7 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import anyio
@@ -165,9 +166,13 @@ def serve_http(sandbox_url: str, port: int) -> None:
             server.process.wait()
 
 
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)
+
+
 def run(args: argparse.Namespace) -> int:
     # SIGTERM unwinds like Ctrl-C, so the sandbox and server children are stopped on the way out.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     _print("Starting the sandbox: a local test upstream that imitates the CustomGPT.ai API (not the real service).")
     with launch.running(["sandbox", "--port", "0", "--api-key", SANDBOX_KEY], quiet=True) as sandbox:
         _print(f"  sandbox at {sandbox.url}, demo agent = project 1")
