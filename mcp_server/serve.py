@@ -8,6 +8,7 @@ import os
 import socket
 
 import uvicorn
+from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
@@ -67,6 +68,10 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def run(args: argparse.Namespace) -> int:
     config = effective_config(args)
+    # sse-starlette cuts every event stream the moment SIGTERM arrives, which would drop the answer of
+    # a call still streaming on its POST. Let uvicorn's graceful shutdown (bounded by
+    # server.shutdown_grace_seconds) wait for those responses instead.
+    AppStatus.disable_automatic_graceful_drain()
     sock = _bind(config.server.host, config.server.port)
     sock.listen(2048)  # accept (queue) connections from the moment the ready line is printed
     host, port = sock.getsockname()[:2]

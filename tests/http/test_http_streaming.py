@@ -3,7 +3,11 @@ at the sandbox, and the bridge keeps serving."""
 
 from __future__ import annotations
 
+import signal
+import time
 from collections.abc import Generator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import anyio
 import httpx2
@@ -115,3 +119,39 @@ async def test_stateless_client_that_hangs_up_aborts_the_upstream_stream(
             headers=headers,
         )
     assert still.status_code == 200
+
+
+def _message_posts(sandbox: SandboxProcess) -> int:
+    requests: dict[str, int] = sandbox.stats()["requests"]
+    return sum(n for route, n in requests.items() if route.endswith("/messages"))
+
+
+def test_sigterm_lets_an_in_flight_call_finish(sandbox: SandboxProcess, tmp_path: Path) -> None:
+    """Graceful shutdown: the server stops on SIGTERM only after the running call has answered."""
+    config = write_http_config(tmp_path / "bridge.toml", sandbox.url)
+    sandbox.arm_fault("latency", count=1, path=MESSAGES, latency=2.0)
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "ask", "arguments": {"question": QUESTION}},
+    }
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-11-25",
+        "Authorization": "Bearer tok-all-6f1c2b",
+    }
+    before = _message_posts(sandbox)
+    with running_bridge(config) as bridge, ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(httpx2.post, f"{bridge.url}/agents/support/mcp", json=body, headers=headers, timeout=30)
+        deadline = time.monotonic() + 15
+        while _message_posts(sandbox) == before and time.monotonic() < deadline:
+            time.sleep(0.05)  # the call is in flight once the sandbox has its message
+        bridge.process.send_signal(signal.SIGTERM)
+        response = pending.result(timeout=30)
+        # uvicorn re-raises SIGTERM once it has drained, so the exit status is "terminated by SIGTERM".
+        assert bridge.process.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert response.status_code == 200
+    assert '"isError":false' in response.text
+    assert "Show deleted files" in response.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ TOKENS = {
 @dataclass(frozen=True, slots=True)
 class BridgeProcess:
     url: str
+    process: subprocess.Popen[str]
 
     def auth(self, token: str = "all") -> dict[str, str]:
         return {"Authorization": f"Bearer {TOKENS[token][0]}"}
@@ -44,4 +46,4 @@ def write_http_config(
 @contextmanager
 def running_bridge(config: Path, *extra_args: str) -> Generator[BridgeProcess]:
     with launch.running(["serve", "--config", str(config), "--port", "0", *extra_args], quiet=True) as child:
-        yield BridgeProcess(url=child.url)
+        yield BridgeProcess(url=child.url, process=child.process)
