@@ -254,13 +254,10 @@ class Sandbox:
 
         async def events() -> AsyncIterator[str]:
             yield _sse({"status": "start", "prompt": prompt}, "start")
-            for index, part in enumerate(parts):
-                if fault is not None and fault.kind == "truncate" and index >= max(1, len(parts) // 2):
-                    outcome["truncated"] = True
-                    return
-                if fault is not None and fault.drip:
-                    await anyio.sleep(fault.drip)
+            async for part in _answer_pieces(parts, fault, outcome):
                 yield _sse({"status": "progress", "message": part}, "progress")
+            if outcome.get("truncated"):
+                return
             message = self._record(conversation, prompt, answer, citations)
             yield _sse(
                 {
@@ -350,14 +347,10 @@ class Sandbox:
 
         async def events() -> AsyncIterator[str]:
             yield chunk({"role": "assistant", "content": ""}, None)
-            parts = pieces(retrieved.text)
-            for index, part in enumerate(parts):
-                if fault is not None and fault.kind == "truncate" and index >= max(1, len(parts) // 2):
-                    outcome["truncated"] = True
-                    return
-                if fault is not None and fault.drip:
-                    await anyio.sleep(fault.drip)
+            async for part in _answer_pieces(pieces(retrieved.text), fault, outcome):
                 yield chunk({"content": part}, None)
+            if outcome.get("truncated"):
+                return
             yield chunk({}, "stop")
             yield _sse("[DONE]")
             outcome["finished"] = True
@@ -444,6 +437,17 @@ class _ResetResponse(Response):
         )
         await send({"type": "http.response.body", "body": b'{"status":"success","data":{', "more_body": True})
         # Returning with the body unfinished makes the server drop the connection.
+
+
+async def _answer_pieces(parts: list[str], fault: Fault | None, outcome: dict[str, bool]) -> AsyncIterator[str]:
+    """The answer's pieces as a stream sends them: `drip` seconds apart, cut halfway by `truncate`."""
+    for index, part in enumerate(parts):
+        if fault is not None and fault.kind == "truncate" and index >= max(1, len(parts) // 2):
+            outcome["truncated"] = True
+            return
+        if fault is not None and fault.drip:
+            await anyio.sleep(fault.drip)
+        yield part
 
 
 def _wants_stream(request: Request, body: dict[str, Any]) -> bool:
