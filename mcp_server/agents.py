@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import anyio
 
 from mcp_server.backends import Backend, create_backend, create_client
-from mcp_server.config import TOOL_NAMES, BridgeConfig
+from mcp_server.config import TOOL_NAMES, BridgeConfig, agent_tools
 from mcp_server.errors import UpstreamError
 from mcp_server.http import UpstreamClient
 
@@ -25,7 +25,7 @@ class Agent:
     name: str
     title: str
     description: str
-    project_id: int
+    project_id: int | None
     tools: tuple[str, ...]
     backend: Backend
 
@@ -72,7 +72,7 @@ def default_description(title: str) -> str:
 class AgentRegistry:
     def __init__(self, agents: Iterable[Agent]) -> None:
         self._agents = {a.name: a for a in agents}
-        self._by_project = {a.project_id: a for a in self._agents.values()}
+        self._by_project = {a.project_id: a for a in self._agents.values() if a.project_id is not None}
 
     def __len__(self) -> int:
         return len(self._agents)
@@ -107,7 +107,7 @@ class AgentRegistry:
                         description=agent_config.description
                         or default_description(agent_config.title or agent_config.name),
                         project_id=agent_config.project_id,
-                        tools=agent_config.tools,
+                        tools=agent_tools(agent_config, config.backends[agent_config.backend].kind),
                         backend=backend,
                     )
                 )
@@ -118,7 +118,7 @@ class AgentRegistry:
 
 async def _discover_names(agents: list[Agent]) -> list[Agent]:
     """Name each agent after its upstream project; keep `project-<id>` when the upstream cannot say."""
-    resolved: dict[int, Agent] = {}
+    resolved: dict[str, Agent] = {}
 
     async def resolve(agent: Agent) -> None:
         try:
@@ -128,9 +128,9 @@ async def _discover_names(agents: list[Agent]) -> list[Agent]:
             logger.warning(
                 "could not read project %s from the upstream (%s); calling it %s", agent.project_id, exc, agent.name
             )
-            resolved[agent.project_id] = agent
+            resolved[agent.name] = agent
             return
-        resolved[agent.project_id] = Agent(
+        resolved[agent.name] = Agent(
             name=slug(profile.title),
             title=profile.title,
             description=profile.description or default_description(profile.title),
@@ -145,7 +145,7 @@ async def _discover_names(agents: list[Agent]) -> list[Agent]:
     out: list[Agent] = []
     seen: set[str] = set()
     for agent in agents:
-        candidate = resolved[agent.project_id]
+        candidate = resolved[agent.name]
         if candidate.name in seen:  # two projects with the same name: keep them apart
             candidate = Agent(
                 f"{candidate.name}-{agent.project_id}",

@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mcp_server.agents import EVERYTHING, Agent, AgentRegistry, default_description
 from mcp_server.auth import OPEN_ACCESS, Identity, TokenBook, presented_credential
 from mcp_server.backends import create_backend, create_client
-from mcp_server.config import AgentConfig, BridgeConfig
+from mcp_server.config import AgentConfig, BridgeConfig, agent_tools
 from mcp_server.server import AgentView, build_server
 from mcp_server.stdio import call_settings
 
@@ -215,7 +215,7 @@ class BridgeApp:
                 title=title,
                 description=known.description if known else default_description(title),
                 project_id=project_id,
-                tools=agent_config.tools,
+                tools=agent_tools(agent_config, backend_config.kind),
                 backend=create_backend(backend_config, agent_config, client),
             )
             yield AgentView((agent,), EVERYTHING)

@@ -29,6 +29,7 @@ from mcp_server.errors import ConfigError
 
 AGENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,47}$"
 TOOL_NAMES = ("ask", "search_citations", "list_sources")
+BACKEND_TOOLS: dict[str, tuple[str, ...]] = {"customgpt": TOOL_NAMES, "openai": ("ask",)}
 DEFAULT_CUSTOMGPT_URL = "https://app.customgpt.ai"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -40,7 +41,7 @@ class _Strict(BaseModel):
 class BackendConfig(_Strict):
     """An upstream API and its credentials."""
 
-    kind: Literal["customgpt"] = "customgpt"
+    kind: Literal["customgpt", "openai"] = "customgpt"
     api_key: SecretStr
     base_url: str = DEFAULT_CUSTOMGPT_URL
     timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
@@ -56,14 +57,22 @@ class BackendConfig(_Strict):
 
 
 class AgentConfig(_Strict):
-    """One agent on a backend: a CustomGPT project."""
+    """One agent on a backend: a CustomGPT project, or a model behind an OpenAI-compatible API."""
 
     name: Annotated[str, Field(pattern=AGENT_NAME_PATTERN)]
     backend: str = "customgpt"
-    project_id: int = Field(gt=0)
+    project_id: int | None = Field(default=None, gt=0)
+    model: str | None = None
+    system_prompt: str | None = None
     title: str | None = None
     description: str | None = None
-    tools: tuple[Literal["ask", "search_citations", "list_sources"], ...] = TOOL_NAMES
+    # None: every tool the backend supports.
+    tools: tuple[Literal["ask", "search_citations", "list_sources"], ...] | None = None
+
+
+def agent_tools(agent: AgentConfig, kind: str) -> tuple[str, ...]:
+    """The tools an agent exposes: those configured, else all its backend supports."""
+    return tuple(agent.tools) if agent.tools is not None else BACKEND_TOOLS[kind]
 
 
 class TokenConfig(_Strict):
@@ -110,6 +119,17 @@ class BridgeConfig(_Strict):
                 raise ValueError(
                     f"agents[{i}].backend: no backend named '{agent.backend}' (defined: {known}); "
                     f"add a [backends.{agent.backend}] table"
+                )
+            kind = self.backends[agent.backend].kind
+            if kind == "customgpt" and agent.project_id is None:
+                raise ValueError(f"agents[{i}].project_id: required for a customgpt backend (the project's number)")
+            if kind == "openai" and not agent.model:
+                raise ValueError(f"agents[{i}].model: required for an openai backend (e.g. gpt-4o)")
+            unsupported = set(agent.tools or ()) - set(BACKEND_TOOLS[kind])
+            if unsupported:
+                raise ValueError(
+                    f"agents[{i}].tools: {', '.join(sorted(unsupported))} not available on a {kind} backend; "
+                    f"use {list(BACKEND_TOOLS[kind])}"
                 )
         for i, token in enumerate(self.tokens):
             for agent_name in token.agents:
@@ -243,9 +263,10 @@ def run_check(args: argparse.Namespace) -> int:
     )
     for agent in config.agents:
         backend = config.backends[agent.backend]
+        target = f"project {agent.project_id}" if agent.project_id else f"model {agent.model}"
         print(
-            f"  agent {agent.name}: {backend.kind} project {agent.project_id} at {backend.base_url}; "
-            f"tools: {', '.join(agent.tools)}"
+            f"  agent {agent.name}: {backend.kind} {target} at {backend.base_url}; "
+            f"tools: {', '.join(agent_tools(agent, backend.kind))}"
         )
     for token in config.tokens:
         print(f"  token {token.name}: agents {', '.join(token.agents)}; tools {', '.join(token.tools)}")

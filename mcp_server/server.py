@@ -239,7 +239,10 @@ def build_server(resolve_view: ViewResolver, settings: CallSettings | None = Non
         view = resolve_view(ctx)
         resources: list[types.Resource] = []
         for agent in view.agents:
-            for kind, what in (("settings", "settings"), ("sources", "data sources"), ("pages", "indexed pages")):
+            kinds = [("settings", "settings")]
+            if "list_sources" in agent.tools:
+                kinds += [("sources", "data sources"), ("pages", "indexed pages")]
+            for kind, what in kinds:
                 resources.append(
                     types.Resource(
                         uri=f"agent://{agent.name}/{kind}",

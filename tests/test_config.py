@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_server.config import from_environment, load, load_file, parse_config
+from mcp_server.config import agent_tools, from_environment, load, load_file, parse_config
 from mcp_server.errors import ConfigError
 
 GOOD = """
@@ -38,7 +38,7 @@ def test_file_with_env_interpolation(tmp_path: Path) -> None:
     assert config.backends["customgpt"].api_key.get_secret_value() == "secret-value"
     assert config.backends["customgpt"].base_url == "http://127.0.0.1:8100"
     assert config.agents[0].name == "support"
-    assert config.agents[0].tools == ("ask", "search_citations", "list_sources")
+    assert agent_tools(config.agents[0], "customgpt") == ("ask", "search_citations", "list_sources")
     assert config.tokens[0].agents == ("support",)
     # The secret never shows in a repr.
     assert "secret-value" not in repr(config)

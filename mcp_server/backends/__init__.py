@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mcp_server.backends.base import Backend
 from mcp_server.backends.customgpt import CustomGPTBackend
+from mcp_server.backends.openai import OpenAIBackend
 from mcp_server.config import AgentConfig, BackendConfig
 from mcp_server.http import UpstreamClient
 
@@ -22,7 +23,11 @@ def create_client(config: BackendConfig, api_key: str | None = None) -> Upstream
 def create_backend(backend: BackendConfig, agent: AgentConfig, client: UpstreamClient) -> Backend:
     match backend.kind:
         case "customgpt":
+            assert agent.project_id is not None  # the config validator requires it
             return CustomGPTBackend(client, agent.project_id)
+        case "openai":
+            assert agent.model is not None  # the config validator requires it
+            return OpenAIBackend(client, agent.model, agent.system_prompt)
 
 
 __all__ = ["Backend", "create_backend", "create_client"]

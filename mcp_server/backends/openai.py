@@ -1,0 +1,150 @@
+"""Any OpenAI-compatible chat-completions API as a `Backend`: CustomGPT's `/projects/{id}/chat/completions`
+compatibility layer, proxies exposing custom GPTs as `gpt-4-gizmo-<id>` models, local LLM servers.
+
+These APIs keep no conversations, so the bridge keeps each conversation's recent turns in memory
+(they end when the bridge restarts) and sends them with every question. They have no source or
+citation endpoints: an agent on this backend offers `ask` only, and its citations are the ids a
+CustomGPT-style response lists at top level, when it lists any.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from typing import Any, Final, cast
+
+from mcp_server.backends.base import (
+    AgentProfile,
+    Answer,
+    Citation,
+    Message,
+    OnDelta,
+    SourceListing,
+    Transcript,
+)
+from mcp_server.errors import UpstreamNotFoundError, UpstreamProtocolError, UpstreamServerError
+from mcp_server.http import UpstreamClient, event_json
+
+HISTORY_MESSAGES: Final = 20
+MAX_CONVERSATIONS: Final = 10_000
+COMPLETIONS_PATH: Final = "chat/completions"
+
+
+class OpenAIBackend:
+    def __init__(self, client: UpstreamClient, model: str, system_prompt: str | None = None) -> None:
+        self._client = client
+        self._model = model
+        self._system_prompt = system_prompt
+        self._conversations: OrderedDict[str, list[dict[str, str]]] = OrderedDict()
+
+    async def profile(self) -> AgentProfile:
+        return AgentProfile(title=self._model)
+
+    async def ask(self, question: str, conversation_id: str | None, on_delta: OnDelta | None) -> Answer:
+        if conversation_id is not None and conversation_id not in self._conversations:
+            raise UpstreamNotFoundError(
+                f"no conversation {conversation_id} on this bridge (conversations with OpenAI-compatible agents "
+                "live in the bridge's memory and end when it restarts). Ask without conversation_id to start anew."
+            )
+        conversation_id = conversation_id or uuid.uuid4().hex
+        history = self._conversations.get(conversation_id, [])
+        system = [{"role": "system", "content": self._system_prompt}] if self._system_prompt else []
+        messages = [*system, *history, {"role": "user", "content": question}]
+        body: dict[str, Any] = {"model": self._model, "messages": messages, "stream": on_delta is not None}
+        if on_delta is None:
+            text, completion_id, citation_ids = _read_completion(await self._client.post_json(COMPLETIONS_PATH, body))
+        else:
+            text, completion_id, citation_ids = await self._stream(body, on_delta)
+        self._remember(conversation_id, [*history, messages[-1], {"role": "assistant", "content": text}])
+        return Answer(
+            text=text,
+            conversation_id=conversation_id,
+            message_id=completion_id,
+            citations=tuple(Citation(id=c) for c in citation_ids),
+        )
+
+    async def _stream(self, body: dict[str, Any], on_delta: OnDelta) -> tuple[str, str | None, tuple[str, ...]]:
+        pieces: list[str] = []
+        completion_id: str | None = None
+        citation_ids: tuple[str, ...] = ()
+        async with self._client.stream_events(COMPLETIONS_PATH, body) as events:
+            async for event in events:
+                if event.data.strip() == "[DONE]":
+                    return "".join(pieces), completion_id, citation_ids
+                if not event.data.strip():
+                    continue
+                chunk = event_json(event)
+                if "error" in chunk:
+                    raise UpstreamServerError(f"the upstream failed while answering ({_error_text(chunk)}). Retry.")
+                completion_id = completion_id or _str(chunk.get("id"))
+                citation_ids = _citation_ids(chunk) or citation_ids
+                for choice in _choices(chunk):
+                    delta = choice.get("delta")
+                    content = cast(dict[str, Any], delta).get("content") if isinstance(delta, dict) else None
+                    if isinstance(content, str) and content:
+                        pieces.append(content)
+                        await on_delta(content)
+        raise UpstreamProtocolError(
+            "the upstream's answer stream ended before [DONE]; the answer may be incomplete. Retry the question."
+        )
+
+    def _remember(self, conversation_id: str, messages: list[dict[str, str]]) -> None:
+        self._conversations[conversation_id] = messages[-HISTORY_MESSAGES:]
+        self._conversations.move_to_end(conversation_id)
+        while len(self._conversations) > MAX_CONVERSATIONS:
+            self._conversations.popitem(last=False)
+
+    async def search_citations(self, query: str, limit: int) -> tuple[Citation, ...]:
+        raise UpstreamProtocolError("an OpenAI-compatible agent has no source search; use ask.")
+
+    async def list_sources(self, page: int) -> SourceListing:
+        raise UpstreamProtocolError("an OpenAI-compatible agent has no source listing.")
+
+    async def settings(self) -> dict[str, Any]:
+        return {"kind": "openai", "model": self._model, "system_prompt": self._system_prompt}
+
+    async def citation(self, citation_id: str) -> Citation:
+        raise UpstreamNotFoundError("an OpenAI-compatible agent cannot look citations up.", status=404)
+
+    async def transcript(self, conversation_id: str) -> Transcript:
+        history = self._conversations.get(conversation_id)
+        if history is None:
+            raise UpstreamNotFoundError(f"no conversation {conversation_id} on this bridge.", status=404)
+        turns = [m for m in history if m["role"] in ("user", "assistant")]
+        messages = tuple(
+            Message(id=str(i // 2 + 1), question=q["content"], answer=a["content"])
+            for i, (q, a) in enumerate(zip(turns[::2], turns[1::2], strict=False))
+        )
+        return Transcript(conversation_id=conversation_id, name=None, messages=messages)
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _choices(body: dict[str, Any]) -> list[dict[str, Any]]:
+    choices = body.get("choices")
+    return [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []  # pyright: ignore[reportUnknownVariableType]
+
+
+def _citation_ids(body: dict[str, Any]) -> tuple[str, ...]:
+    raw = body.get("citations")
+    return tuple(str(c) for c in cast(list[Any], raw) if c is not None) if isinstance(raw, list) else ()
+
+
+def _error_text(body: dict[str, Any]) -> str:
+    error = body.get("error")
+    return str(cast(dict[str, Any], error).get("message") if isinstance(error, dict) else error)
+
+
+def _read_completion(body: Any) -> tuple[str, str | None, tuple[str, ...]]:
+    if not isinstance(body, dict):
+        raise UpstreamProtocolError("the upstream's completion is not a JSON object. Check the backend's base_url.")
+    completion: dict[str, Any] = body  # pyright: ignore[reportUnknownVariableType]
+    for choice in _choices(completion):
+        message = choice.get("message")
+        if isinstance(message, dict) and isinstance(message.get("content"), str):  # pyright: ignore[reportUnknownMemberType]
+            return str(message["content"]), _str(completion.get("id")), _citation_ids(completion)  # pyright: ignore[reportUnknownArgumentType]
+    raise UpstreamProtocolError(
+        "the upstream's completion has no choices[0].message.content. Check that base_url is an OpenAI-compatible API."
+    )
