@@ -131,7 +131,10 @@ class BridgeConfig(_Strict):
                     f"agents[{i}].tools: {', '.join(sorted(unsupported))} not available on a {kind} backend; "
                     f"use {list(BACKEND_TOOLS[kind])}"
                 )
+        token_names = [t.name for t in self.tokens]
         for i, token in enumerate(self.tokens):
+            if token_names.count(token.name) > 1:
+                raise ValueError(f"tokens[{i}].name: '{token.name}' is used twice; token names must be unique")
             for agent_name in token.agents:
                 if agent_name != "*" and agent_name not in names:
                     raise ValueError(f"tokens[{i}].agents: unknown agent '{agent_name}'")

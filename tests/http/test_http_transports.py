@@ -241,3 +241,27 @@ def test_token_new_prints_a_usable_entry() -> None:
     token = out.split("token:", 1)[1].split()[0]
     assert f'sha256 = "{hashlib.sha256(token.encode()).hexdigest()}"' in out
     assert 'name = "laptop"' in out
+
+
+def test_passthrough_uses_the_callers_own_upstream_key(sandbox: SandboxProcess, tmp_path: Path) -> None:
+    config = write_http_config(tmp_path / "pass.toml", sandbox.url, extra_server=["passthrough = true"])
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "ask", "arguments": {"question": QUESTION}},
+    }
+    with running_bridge(config) as bridge, httpx2.Client(headers=JSONRPC_HEADERS, timeout=30) as http:
+        own_key = http.post(f"{bridge.url}/projects/1/mcp?token=sandbox-key", json=call)
+        wrong_key = http.post(f"{bridge.url}/projects/1/mcp?token=someone-elses-key", json=call)
+        bridge_token = http.post(f"{bridge.url}/projects/1/mcp", json=call, headers=bridge.auth())
+        not_a_project_url = http.post(f"{bridge.url}/agents/support/mcp?token=sandbox-key", json=call)
+    assert own_key.status_code == 200
+    assert "90 days" in own_key.text
+    assert wrong_key.status_code == 200  # the upstream, not the bridge, judges the key
+    assert '"isError":true' in wrong_key.text
+    assert "refused the API key (HTTP 401" in wrong_key.text
+    assert "someone-elses-key" not in wrong_key.text
+    assert bridge_token.status_code == 200
+    assert "90 days" in bridge_token.text
+    assert not_a_project_url.status_code == 401  # passthrough applies to /projects/{id}/ URLs only
