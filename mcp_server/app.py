@@ -4,9 +4,9 @@ One Starlette app and one MCP server. Each MCP request is authenticated here, it
 decide the `AgentView` it may use, and the view travels to the server in the request's state
 (`request.state.agent_view`), where `build_server`'s resolver reads it.
 
-HTTP+SSE clients (Cursor, Windsurf, n8n) often paste `.../sse?token=T` and then POST their messages
-without any credential. So an SSE session is bound to the identity that opened it: a POST with no
-credential acts as that identity, and a POST presenting a different token is refused.
+The caller's identity also travels to the SDK as `scope["user"]`, which binds a stateful Streamable
+HTTP session to the token that opened it (another token's requests on it get 404). HTTP+SSE sessions
+are bound in `sse_transport.py`, because their message POSTs usually carry no credential at all.
 
 Passthrough mode (`server.passthrough = true`, off by default) lets `/projects/{id}/...` callers
 present their *own* CustomGPT API key as the token; the bridge then forwards with that key. Anyone
@@ -17,15 +17,12 @@ and the bridge's tokens no longer gate those URLs: run it only behind your own a
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
 from typing import Any, Final
 
 import anyio
 from mcp.server.context import ServerRequestContext
-from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
@@ -34,36 +31,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcp_server.agents import EVERYTHING, Agent, AgentRegistry, default_description
-from mcp_server.auth import OPEN_ACCESS, Identity, TokenBook, presented_credential
+from mcp_server.agents import Agent, AgentRegistry, default_description
+from mcp_server.auth import OPEN_PRINCIPAL, Identity, Refusal, TokenBook, passthrough_identity, presented_credential
 from mcp_server.backends import create_backend, create_client
-from mcp_server.config import AgentConfig, BridgeConfig, agent_tools
+from mcp_server.config import AgentConfig, BackendConfig, BridgeConfig, agent_tools
 from mcp_server.server import AgentView, build_server
+from mcp_server.sse_transport import SseSessions
 from mcp_server.stdio import call_settings
 
 logger = logging.getLogger(__name__)
 
 LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost", "[::1]")
-_SESSION_IN_ENDPOINT = re.compile(rb"session_id=([0-9a-f]{32})")
-
-
-class Refusal(Exception):
-    """An HTTP-level refusal (401/403/404) with the JSON body a client should read."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-    def response(self) -> Response:
-        headers = {"WWW-Authenticate": 'Bearer realm="agent-bridge"'} if self.status == 401 else None
-        error = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(self.status, "error")
-        return JSONResponse({"error": error, "message": str(self)}, status_code=self.status, headers=headers)
-
-
-@dataclass(frozen=True, slots=True)
-class SseBinding:
-    identity: Identity
-    view: AgentView
 
 
 class _Guarded:
@@ -133,8 +111,7 @@ class BridgeApp:
             max_request_body_size=config.server.max_body_bytes,
         )
         self._streamable = StreamableHTTPASGIApp(self.sessions)
-        self._sse_transports: dict[str, SseServerTransport] = {}
-        self._sse_bindings: dict[str, SseBinding] = {}
+        self.sse = SseSessions(self.server, self.security, config.server.max_body_bytes, self.tokens)
 
     # -- views ------------------------------------------------------------------------------------
 
@@ -146,41 +123,32 @@ class BridgeApp:
             raise RuntimeError("request reached the MCP server without an agent view")
         return view
 
-    def _authenticate(self, request: Request) -> Identity:
-        if not self.tokens.enabled:
-            return OPEN_ACCESS
-        credential = presented_credential(request)
-        if credential is None:
-            raise Refusal(
-                401,
-                "A token is required. Send it as 'Authorization: Bearer <token>', 'X-API-Key: <token>' or "
-                "'?token=<token>'; an operator creates one with 'agent-bridge token new'.",
-            )
-        identity = self.tokens.identify(credential)
-        if identity is None:
-            raise Refusal(401, "The token is not valid. Check it against the one the operator gave you.")
-        return identity
-
     def _registry(self) -> AgentRegistry:
         if self.registry is None:
-            raise Refusal(404, "The bridge is still starting; retry in a moment.")
+            raise Refusal(503, "The bridge is not ready (starting or stopping); retry in a moment.")
         return self.registry
 
     def _view(self, request: Request, identity: Identity) -> AgentView:
         registry = self._registry()
         params = request.path_params
+        visible = registry.visible(identity.scope)
         if "agent" in params:
             agent = registry.get(params["agent"])
             if agent is None:
-                raise Refusal(404, f"No agent named '{params['agent']}'. GET /mcp lists the agents you may use.")
+                names = ", ".join(a.name for a in visible) or "none"
+                raise Refusal(404, f"No agent named '{params['agent']}' on this bridge. Agents you may use: {names}.")
             agents = [agent]
         elif "project_id" in params:
-            agent = registry.by_project(int(params["project_id"]))
+            agent = _project(registry, params["project_id"])
             if agent is None:
-                raise Refusal(404, f"No agent serves project {params['project_id']} on this bridge.")
+                ids = ", ".join(str(a.project_id) for a in visible if a.project_id is not None) or "none"
+                raise Refusal(
+                    404,
+                    f"No agent serves project '{params['project_id']}' here. Projects you may use: {ids}.",
+                )
             agents = [agent]
         else:
-            agents = registry.visible(identity.scope)
+            agents = visible
             if not agents:
                 raise Refusal(403, f"Token '{identity.name}' may not use any agent on this bridge.")
         for agent in agents:
@@ -191,103 +159,78 @@ class BridgeApp:
     @asynccontextmanager
     async def _request_view(self, request: Request) -> AsyncGenerator[tuple[Identity, AgentView]]:
         """The caller's identity and view; in passthrough mode a project URL may bring its own upstream key."""
-        passthrough = self.config.server.passthrough and "project_id" in request.path_params
         credential = presented_credential(request)
-        if passthrough and credential is not None and (not self.tokens.enabled or not self.tokens.identify(credential)):
-            async with self._passthrough_view(int(request.path_params["project_id"]), credential) as view:
-                yield Identity("passthrough", EVERYTHING), view
+        if (
+            self.config.server.passthrough
+            and "project_id" in request.path_params
+            and credential is not None
+            and self.tokens.identify(credential) is None
+        ):
+            project_id = request.path_params["project_id"]
+            if not project_id.isdigit():
+                raise Refusal(404, f"'{project_id}' is not a CustomGPT project id (a number).")
+            async with self._passthrough_view(int(project_id), credential) as view:
+                yield passthrough_identity(credential), view
             return
-        identity = self._authenticate(request)
+        identity = self.tokens.authenticate(credential)
         yield identity, self._view(request, identity)
+
+    def _passthrough_backend(self, project_id: int) -> tuple[BackendConfig, AgentConfig]:
+        """The CustomGPT backend (base URL, timeouts) for a project, and the agent settings to use."""
+        for agent in self.config.agents:
+            backend = self.config.backends[agent.backend]
+            if agent.project_id == project_id and backend.kind == "customgpt":
+                return backend, agent
+        backend = next((b for b in self.config.backends.values() if b.kind == "customgpt"), None)
+        if backend is None:
+            raise Refusal(404, "Passthrough needs a [backends.*] table of kind 'customgpt' for the upstream URL.")
+        return backend, AgentConfig(name=f"project-{project_id}", project_id=project_id)
 
     @asynccontextmanager
     async def _passthrough_view(self, project_id: int, upstream_key: str) -> AsyncGenerator[AgentView]:
-        backend_config = next(iter(self.config.backends.values()), None)
-        if backend_config is None:
-            raise Refusal(404, "Passthrough needs a [backends.*] table for the upstream's base_url.")
+        """One agent on the caller's own upstream key, with a client of its own, closed after use.
+
+        Passthrough risk: with `server.passthrough = true` the bridge's tokens no longer gate the
+        `/projects/{id}/...` URLs. Anyone who can reach the bridge may use it as a relay to the
+        upstream with whatever key they hold, the bridge handles every such key in transit, and a
+        mistyped bridge token on those URLs is forwarded upstream as if it were a key. Turn it on
+        only for a hosted-style multi-tenant deployment behind your own authentication and TLS.
+        """
+        backend_config, agent_config = self._passthrough_backend(project_id)
         known = self._registry().by_project(project_id)
-        agent_config = AgentConfig(name=f"project-{project_id}", project_id=project_id)
         client = create_client(backend_config, api_key=upstream_key)
         try:
             title = known.title if known else f"Project {project_id}"
             agent = Agent(
-                name=agent_config.name,
+                name=known.name if known else agent_config.name,
                 title=title,
                 description=known.description if known else default_description(title),
                 project_id=project_id,
                 tools=agent_tools(agent_config, backend_config.kind),
                 backend=create_backend(backend_config, agent_config, client),
             )
-            yield AgentView((agent,), EVERYTHING)
+            yield AgentView((agent,), passthrough_identity(upstream_key).scope)
         finally:
             await client.aclose()
 
     # -- endpoints --------------------------------------------------------------------------------
 
-    def _guard(self, handler: Callable[[Scope, Receive, Send], Awaitable[None]]) -> ASGIApp:
-        return _Guarded(handler)
-
     async def streamable_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        async with self._request_view(request) as (_, view):
+        async with self._request_view(request) as (identity, view):
             scope.setdefault("state", {})["agent_view"] = view
+            if identity.principal != OPEN_PRINCIPAL:
+                scope["user"] = identity.user()  # the session manager binds a stateful session to it
             if self.config.server.stateless:
                 await cancel_on_disconnect(self._streamable, scope, receive, send)
             else:  # sessions carry notifications/cancelled to their requests themselves
                 await self._streamable(scope, receive, send)
 
-    def _sse_transport(self, request: Request) -> SseServerTransport:
-        messages_path = request.url.path.rsplit("/", 1)[0] + "/messages/"
-        transport = self._sse_transports.get(messages_path)
-        if transport is None:
-            transport = SseServerTransport(
-                messages_path, security_settings=self.security, max_request_body_size=self.config.server.max_body_bytes
-            )
-            self._sse_transports[messages_path] = transport
-        return transport
-
     async def sse_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        async with AsyncExitStack() as stack:
-            identity, view = await stack.enter_async_context(self._request_view(request))
-            transport = self._sse_transport(request)
-            session: list[str] = []
-
-            async def bind_session(message: Message) -> None:
-                # The first event names the session's POST URL; bind that session to this caller.
-                if not session and message["type"] == "http.response.body":
-                    found = _SESSION_IN_ENDPOINT.search(message.get("body", b""))
-                    if found:
-                        session.append(found.group(1).decode())
-                        self._sse_bindings[session[0]] = SseBinding(identity, view)
-                await send(message)
-
-            try:
-                async with transport.connect_sse(scope, receive, bind_session) as (read_stream, write_stream):
-                    await self.server.run(read_stream, write_stream, self.server.create_initialization_options())
-            except ValueError:
-                return  # Host/Origin refused: connect_sse already answered
-            finally:
-                if session:
-                    self._sse_bindings.pop(session[0], None)
-
-    async def sse_message(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        transport = self._sse_transports.get(request.url.path)
-        binding = self._sse_bindings.get(request.query_params.get("session_id", ""))
-        if transport is None or binding is None:
-            await JSONResponse(
-                {"error": "not_found", "message": "No such SSE session; open a new one with GET on the /sse URL."},
-                status_code=404,
-            )(scope, receive, send)
+        if await self.sse.rejected_host(scope, receive, send):
             return
-        credential = presented_credential(request)
-        if credential is not None and self.tokens.enabled:
-            presented = self.tokens.identify(credential)
-            if presented is None or presented.name != binding.identity.name:
-                raise Refusal(403, "This SSE session belongs to another token; open your own session.")
-        scope.setdefault("state", {})["agent_view"] = binding.view
-        await transport.handle_post_message(scope, receive, send)
+        async with self._request_view(Request(scope, receive)) as (identity, view):
+            await self.sse.stream(scope, receive, send, identity, view)
 
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -303,20 +246,39 @@ class BridgeApp:
             self.registry = registry
             if not self.tokens.enabled:
                 logger.warning("no tokens configured: every client that can reach this address may use every agent")
+            if self.config.server.passthrough:
+                logger.warning("passthrough is on: /projects/{id}/ URLs accept callers' own upstream keys")
             yield
             self.registry = None
 
     def starlette(self) -> Starlette:
-        mcp, sse, post = self._guard(self.streamable_http), self._guard(self.sse_stream), self._guard(self.sse_message)
+        mcp, sse = _Guarded(self.streamable_http), _Guarded(self.sse_stream)
+        post = _Guarded(self.sse.message)
         routes: list[Route] = [Route("/healthz", self.healthz), Route("/readyz", self.readyz)]
-        for prefix in ("", "/agents/{agent:str}", "/projects/{project_id:int}"):
+        for prefix in ("", "/agents/{agent}", "/projects/{project_id}"):
             routes += [
                 Route(f"{prefix}/mcp", mcp, methods=["GET", "POST", "DELETE"]),
                 Route(f"{prefix}/sse", sse, methods=["GET"]),
                 Route(f"{prefix}/messages/", post, methods=["POST"]),
             ]
-        return Starlette(routes=routes, lifespan=self.lifespan)
+        return Starlette(routes=routes, lifespan=self.lifespan, exception_handlers={404: _not_found})
+
+
+def _project(registry: AgentRegistry, project_id: str) -> Agent | None:
+    return registry.by_project(int(project_id)) if project_id.isdigit() else None
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return JSONResponse(
+        {
+            "error": "not_found",
+            "message": f"No endpoint at {request.url.path}. MCP lives at /mcp, /agents/<agent>/mcp and "
+            "/projects/<project_id>/mcp (Streamable HTTP) or the same paths ending in /sse (HTTP+SSE).",
+        },
+        status_code=404,
+    )
 
 
 def create_app(config: BridgeConfig) -> Starlette:
+    """The whole HTTP surface: every route, one MCP server, one Streamable HTTP session manager."""
     return BridgeApp(config).starlette()

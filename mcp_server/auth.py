@@ -1,20 +1,52 @@
-"""Client tokens: where a request carries one, how it is checked, and what it may see.
+"""Client tokens: where a request carries one, how it is checked, and whom it makes the caller.
 
 Tokens are stored only as sha256 hex digests. A presented token is hashed and compared with every
 configured digest by `hmac.compare_digest`, so the time taken does not depend on which (if any)
 matched. A token's *name* may be logged; its value never is.
+
+Every caller has a *principal*, the string the transports compare to keep one caller out of
+another's session: `token:<name>` for a configured token, `key:<keyed hash>` for an upstream key
+presented in passthrough mode (hashed with a per-process secret, so it cannot be reversed or matched
+across processes), and `open` when no tokens are configured.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
+from typing import Final
 
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
 from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
 
 from mcp_server.agents import EVERYTHING, AccessScope
 from mcp_server.config import TokenConfig
+
+OPEN_PRINCIPAL: Final = "open"
+_PROCESS_KEY: Final = secrets.token_bytes(32)
+
+
+HOW_TO_PASS_A_TOKEN: Final = (
+    "Send it as 'Authorization: Bearer <token>', 'X-API-Key: <token>' or '?token=<token>'; "
+    "an operator creates one with 'agent-bridge token new'."
+)
+
+
+class Refusal(Exception):
+    """An HTTP-level refusal (401/403/404/503) with the JSON body a client should read."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def response(self) -> Response:
+        headers = {"WWW-Authenticate": 'Bearer realm="agent-bridge"'} if self.status == 401 else None
+        error = {401: "unauthorized", 403: "forbidden", 404: "not_found", 503: "unavailable"}.get(self.status, "error")
+        return JSONResponse({"error": error, "message": str(self)}, status_code=self.status, headers=headers)
 
 
 def hash_token(token: str) -> str:
@@ -34,21 +66,40 @@ def presented_credential(connection: HTTPConnection) -> str | None:
     return token or None
 
 
+def key_principal(credential: str) -> str:
+    """The principal of an upstream key (passthrough): a keyed hash, never the key."""
+    return "key:" + hmac.new(_PROCESS_KEY, credential.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def same_principal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Who a request acts as: a configured token's name and scope, or the open loopback mode."""
+    """Who a request acts as: a configured token's name and scope, an upstream key, or open access."""
 
     name: str
     scope: AccessScope
+    principal: str
+
+    def user(self) -> AuthenticatedUser:
+        """The SDK's user object: the session manager binds a stateful session to its `client_id`."""
+        return AuthenticatedUser(AccessToken(token="", client_id=self.principal, scopes=[]))
 
 
-OPEN_ACCESS = Identity(name="(no tokens configured)", scope=EVERYTHING)
+OPEN_ACCESS: Final = Identity(name="(no tokens configured)", scope=EVERYTHING, principal=OPEN_PRINCIPAL)
+
+
+def passthrough_identity(upstream_key: str) -> Identity:
+    return Identity(name="passthrough", scope=EVERYTHING, principal=key_principal(upstream_key))
 
 
 class TokenBook:
     def __init__(self, tokens: tuple[TokenConfig, ...]) -> None:
         self._entries = [
-            (bytes.fromhex(t.sha256), Identity(t.name, AccessScope.of(t.agents, t.tools, t.name))) for t in tokens
+            (bytes.fromhex(t.sha256), Identity(t.name, AccessScope.of(t.agents, t.tools, t.name), f"token:{t.name}"))
+            for t in tokens
         ]
 
     @property
@@ -58,7 +109,23 @@ class TokenBook:
     def identify(self, token: str) -> Identity | None:
         digest = hashlib.sha256(token.encode()).digest()
         found: Identity | None = None
-        for expected, identity in self._entries:
+        for expected, identity in self._entries:  # no early exit: every digest is compared
             if hmac.compare_digest(digest, expected):
                 found = identity
         return found
+
+    def authenticate(self, credential: str | None) -> Identity:
+        """The caller's identity, or a 401 refusal that says how to pass a token."""
+        if not self.enabled:
+            return OPEN_ACCESS
+        if credential is None:
+            raise Refusal(401, f"A token is required. {HOW_TO_PASS_A_TOKEN}")
+        identity = self.identify(credential)
+        if identity is None:
+            raise Refusal(401, f"The token is not valid. {HOW_TO_PASS_A_TOKEN}")
+        return identity
+
+    def principal_of(self, credential: str) -> str:
+        """Whom a credential names: a configured token, else (passthrough) an upstream key."""
+        identity = self.identify(credential)
+        return identity.principal if identity is not None else key_principal(credential)
