@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import os
 import socket
+from typing import Final
 
 import uvicorn
 from sse_starlette.sse import AppStatus
@@ -38,17 +39,27 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+_HOST_OVERRIDE: Final = "AGENT_BRIDGE_SERVE_HOST"  # --host, handed to worker processes
+
+
+def with_host(config: BridgeConfig, host: str | None, port: int | None = None) -> BridgeConfig:
+    """The configuration with the command line's --host/--port over the file's server.host/port."""
+    updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if not updates:
+        return config
+    return config.model_copy(update={"server": config.server.model_copy(update=updates)})
+
+
 def effective_config(args: argparse.Namespace) -> BridgeConfig:
-    config = load(args.config)
-    updates = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    if updates:
-        config = config.model_copy(update={"server": config.server.model_copy(update=updates)})
+    config = with_host(load(args.config), args.host, args.port)
     if not config.tokens and not is_loopback(config.server.host) and not args.insecure_no_auth:
         raise ConfigError(
             f"refusing to listen on {config.server.host} with no [[tokens]] configured: anyone who can reach it "
             "could use every agent. Add a token (agent-bridge token new), bind 127.0.0.1, or pass "
             "--insecure-no-auth if a trusted network in front of it does the authentication."
         )
+    if args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: use 1 or more worker processes")
     if args.workers > 1 and not config.server.stateless:
         raise ConfigError("--workers > 1 needs server.stateless = true: sessions live in one process")
     return config
@@ -84,8 +95,10 @@ def run(args: argparse.Namespace) -> int:
         access_log=False,  # an access log would record ?token= query strings
         timeout_graceful_shutdown=int(config.server.shutdown_grace_seconds) or None,
     )
-    if args.workers > 1 and args.config is not None:
-        os.environ["AGENT_BRIDGE_CONFIG"] = str(args.config)  # each worker loads the same settings
+    if args.workers > 1:  # each worker loads the same settings, and needs the bind host for its Host checks
+        if args.config is not None:
+            os.environ["AGENT_BRIDGE_CONFIG"] = str(args.config)
+        os.environ[_HOST_OVERRIDE] = config.server.host
     print(f"agent-bridge serving on http://{shown}:{port}", flush=True)
     if args.workers > 1:
         Multiprocess(uvicorn_config, sockets=[sock]).run()
@@ -96,4 +109,4 @@ def run(args: argparse.Namespace) -> int:
 
 def worker_app() -> Starlette:
     """The app factory each worker process calls (`--workers N`); the socket is already bound."""
-    return create_app(load(None))
+    return create_app(with_host(load(None), os.environ.get(_HOST_OVERRIDE)))
