@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import tomllib
 from collections.abc import Generator
 from pathlib import Path
 
@@ -232,15 +233,32 @@ def test_non_loopback_without_tokens_refuses_to_start(sandbox: SandboxProcess, t
 
 def test_token_new_prints_a_usable_entry() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "mcp_server", "token", "new", "--name", "laptop"],
+        [
+            sys.executable,
+            "-m",
+            "mcp_server",
+            "token",
+            "new",
+            "--name",
+            "laptop",
+            "--agents",
+            "support",
+            "--tools",
+            "ask",
+        ],
         capture_output=True,
         text=True,
         timeout=30,
         check=True,
     ).stdout
     token = out.split("token:", 1)[1].split()[0]
-    assert f'sha256 = "{hashlib.sha256(token.encode()).hexdigest()}"' in out
-    assert 'name = "laptop"' in out
+    entry = tomllib.loads(out[out.index("[[tokens]]") :])["tokens"][0]
+    assert entry == {
+        "name": "laptop",
+        "sha256": hashlib.sha256(token.encode()).hexdigest(),
+        "agents": ["support"],
+        "tools": ["ask"],
+    }
 
 
 def test_passthrough_uses_the_callers_own_upstream_key(sandbox: SandboxProcess, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from collections.abc import Generator, Sequence
 from contextlib import contextmanager
@@ -27,18 +28,28 @@ class BridgeProcess:
         return {"Authorization": f"Bearer {TOKENS[token][0]}"}
 
 
+AGENTS = (("support", 1, "Northwind Support"), ("hr", 2, "Acme HR"))
+
+
 def write_http_config(
-    path: Path, sandbox_url: str, *, tokens: bool = True, extra_server: Sequence[str] = (), keepalive: float = 10
+    path: Path,
+    sandbox_url: str,
+    *,
+    tokens: bool = True,
+    extra_server: Sequence[str] = (),
+    keepalive: float = 10,
+    agents: Sequence[tuple[str, int, str]] = AGENTS,
 ) -> Path:
+    """A bridge config against the sandbox: agents (name, project id, title) and, unless told, TOKENS."""
     lines = ["[server]", f"keepalive_seconds = {keepalive}", *extra_server]
     lines += ["[backends.customgpt]", 'api_key = "sandbox-key"', f'base_url = "{sandbox_url}"', "timeout_seconds = 30"]
-    lines += ["[[agents]]", 'name = "support"', "project_id = 1", 'title = "Northwind Support"']
-    lines += ["[[agents]]", 'name = "hr"', "project_id = 2", 'title = "Acme HR"']
+    for name, project_id, title in agents:
+        lines += ["[[agents]]", f'name = "{name}"', f"project_id = {project_id}", f'title = "{title}"']
     if tokens:
-        for name, (token, agents, tools) in TOKENS.items():
+        for name, (token, scope_agents, scope_tools) in TOKENS.items():
             digest = hashlib.sha256(token.encode()).hexdigest()
             lines += ["[[tokens]]", f'name = "{name}"', f'sha256 = "{digest}"']
-            lines += [f"agents = {agents!r}".replace("'", '"'), f"tools = {tools!r}".replace("'", '"')]
+            lines += [f"agents = {json.dumps(scope_agents)}", f"tools = {json.dumps(scope_tools)}"]
     path.write_text("\n".join(lines) + "\n")
     return path
 
