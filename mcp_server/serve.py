@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         create_app(config) if args.workers == 1 else "mcp_server.serve:worker_app",
         factory=args.workers > 1,
         workers=args.workers,
-        log_level="warning",
+        # Never uvicorn's "trace", which logs each ASGI scope with its ?token= query string.
+        log_level=args.log_level if getattr(args, "log_level", None) in ("debug", "info", "error") else "warning",
         access_log=False,  # an access log would record ?token= query strings
         timeout_graceful_shutdown=int(config.server.shutdown_grace_seconds) or None,
     )

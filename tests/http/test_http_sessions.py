@@ -15,7 +15,13 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.support.bridge_http import TOKENS, BridgeProcess, running_bridge, write_http_config
+from tests.support.bridge_http import (
+    TOKENS,
+    BridgeProcess,
+    running_bridge,
+    running_bridge_logging_to,
+    write_http_config,
+)
 from tests.support.sandbox_process import SandboxProcess
 
 pytestmark = pytest.mark.anyio
@@ -201,3 +207,29 @@ async def test_workers_share_the_socket_and_keep_the_host_override(sandbox: Sand
                 async with Client(streamable_http_client(f"{bridge.url}/agents/support/mcp", http_client=http)) as c:
                     result = await c.call_tool("ask", {"question": QUESTION})
                     assert "90 days" in _answer(result)
+
+
+async def test_no_token_or_key_reaches_the_log_even_at_debug(sandbox: SandboxProcess, tmp_path: Path) -> None:
+    """Query tokens, header tokens, bad tokens and passthrough keys: none appears in the bridge's log."""
+    config = write_http_config(tmp_path / "logged.toml", sandbox.url, extra_server=["passthrough = true"])
+    log = tmp_path / "bridge.log"
+    secrets = [TOKENS["all"][0], TOKENS["support"][0], "sandbox-key", "wrong-token-4d1f", "bad-upstream-key-9e2a"]
+    with running_bridge_logging_to(config, log, level="debug") as bridge:
+        async with Client(sse_client(f"{bridge.url}/agents/support/sse?token={TOKENS['all'][0]}"), mode="legacy") as c:
+            assert "90 days" in _answer(await c.call_tool("ask", {"question": QUESTION}))
+        async with Client(streamable_http_client(f"{bridge.url}/projects/1/mcp?token=sandbox-key")) as c:
+            assert "90 days" in _answer(await c.call_tool("ask", {"question": QUESTION}))
+        async with httpx2.AsyncClient(headers=JSONRPC_HEADERS, timeout=10) as http:
+            bad = await http.post(f"{bridge.url}/mcp?token=wrong-token-4d1f", json=TOOLS_LIST)
+            refused = await http.post(f"{bridge.url}/agents/hr/mcp", json=TOOLS_LIST, headers=bridge.auth("support"))
+            upstream_refused = await http.post(
+                f"{bridge.url}/projects/1/mcp",
+                json={**TOOLS_LIST, "method": "tools/call", "params": {"name": "list_sources", "arguments": {}}},
+                headers={"Authorization": "Bearer bad-upstream-key-9e2a"},
+            )
+    assert (bad.status_code, refused.status_code, upstream_refused.status_code) == (401, 403, 200)
+    assert '"isError":true' in upstream_refused.text
+    text = log.read_text()
+    assert "DEBUG" in text  # the log was written, at debug level
+    leaked = [s for s in secrets if s in text or s in bad.text + refused.text + upstream_refused.text]
+    assert leaked == []

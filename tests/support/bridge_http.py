@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import sys
 from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,3 +59,23 @@ def write_http_config(
 def running_bridge(config: Path, *extra_args: str) -> Generator[BridgeProcess]:
     with launch.running(["serve", "--config", str(config), "--port", "0", *extra_args], quiet=True) as child:
         yield BridgeProcess(url=child.url, process=child.process)
+
+
+@contextmanager
+def running_bridge_logging_to(config: Path, log: Path, level: str = "debug") -> Generator[BridgeProcess]:
+    """A bridge whose stderr (its whole log, at `level`) goes to the file `log`."""
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mcp_server", "--log-level", level, "serve", "--config", str(config), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            ready = process.stdout.readline()  # the first line on stdout is the ready line
+            assert "agent-bridge serving on " in ready, f"bridge did not start; see {log}"
+            yield BridgeProcess(url=ready.split("serving on ", 1)[1].strip(), process=process)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
