@@ -22,7 +22,8 @@ def _text(result: types.CallToolResult) -> str:
     return "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
 
-async def test_progress_pieces_concatenate_to_the_answer(sandbox: SandboxProcess, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["legacy", "auto"])  # auto negotiates the stateless 2026-07-28 revision
+async def test_progress_pieces_concatenate_to_the_answer(sandbox: SandboxProcess, tmp_path: Path, mode: str) -> None:
     config = write_config(tmp_path / "bridge.toml", sandbox.url, [("support", 1)])
     pieces: list[str] = []
     values: list[float] = []
@@ -32,7 +33,7 @@ async def test_progress_pieces_concatenate_to_the_answer(sandbox: SandboxProcess
         if message:
             pieces.append(message)
 
-    async with stdio_bridge(env={}, config=config) as client:
+    async with stdio_bridge(env={}, config=config, mode=mode) as client:
         streamed = await client.call_tool("ask", {"question": QUESTION}, progress_callback=on_progress)
         plain = await client.call_tool("ask", {"question": QUESTION})
     assert not streamed.is_error, _text(streamed)
