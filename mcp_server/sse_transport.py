@@ -50,11 +50,8 @@ class SseSessions:
         self._max_body_bytes = max_body_bytes
         self._tokens = tokens
         self._transports: dict[str, SseServerTransport] = {}
+        self._streams: dict[str, int] = {}  # open streams per messages path; a path's transport goes with its last
         self._bindings: dict[str, SseBinding] = {}
-
-    def __len__(self) -> int:
-        """Open sessions."""
-        return len(self._bindings)
 
     def _transport(self, path: str) -> SseServerTransport:
         transport = self._transports.get(path)
@@ -75,7 +72,9 @@ class SseSessions:
 
     async def stream(self, scope: Scope, receive: Receive, send: Send, identity: Identity, view: AgentView) -> None:
         """Serve one SSE stream (the GET) for `identity`, who sees `view`."""
-        transport = self._transport(messages_path(Request(scope).url.path))
+        path = messages_path(Request(scope).url.path)
+        transport = self._transport(path)
+        self._streams[path] = self._streams.get(path, 0) + 1
         session: list[str] = []
 
         async def bind_session(message: Message) -> None:
@@ -93,6 +92,9 @@ class SseSessions:
         finally:
             if session:
                 self._bindings.pop(session[0], None)
+            self._streams[path] -= 1
+            if not self._streams[path]:  # passthrough may open streams for any project id: keep no empty ones
+                del self._streams[path], self._transports[path]
 
     async def message(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Accept one client message (the POST) for the session it names, as the session's caller."""
