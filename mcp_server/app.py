@@ -16,6 +16,7 @@ and the bridge's tokens no longer gate those URLs: run it only behind your own a
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -85,13 +86,26 @@ async def cancel_on_disconnect(app: ASGIApp, scope: Scope, receive: Receive, sen
         tg.cancel_scope.cancel()
 
 
+def host_patterns(name: str) -> list[str]:
+    """The Host header values a configured name allows: the name on any port, or exactly `name:port`."""
+    try:
+        if ipaddress.ip_address(name.strip("[]")).version == 6:
+            return [f"[{name.strip('[]')}]", f"[{name.strip('[]')}]:*"]
+    except ValueError:
+        pass
+    if ":" in name:  # `host:port` or `[v6]:port`
+        return [name.lower()]
+    return [name.lower(), f"{name.lower()}:*"]
+
+
 def security_settings(config: BridgeConfig) -> TransportSecuritySettings:
+    """DNS-rebinding protection: loopback names, `server.public_hosts` and a specific bind address."""
     hosts = [f"{h}:*" for h in LOOPBACK_HOSTS] + list(LOOPBACK_HOSTS)
     names = list(config.server.public_hosts)
     if config.server.host not in ("0.0.0.0", "::", "127.0.0.1", "localhost", "::1"):
         names.append(config.server.host)
     for name in names:
-        hosts += [name] if ":" in name.strip("[]") and not name.startswith("[") else [name, f"{name}:*"]
+        hosts += host_patterns(name)
     origins = [f"http://{h}:*" for h in LOOPBACK_HOSTS] + [f"http://{h}" for h in LOOPBACK_HOSTS]
     origins += list(config.server.allowed_origins)
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
