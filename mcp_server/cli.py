@@ -7,9 +7,11 @@ piece cannot stop the others from starting.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Protocol, cast
 
 from mcp_server import __version__
 from mcp_server.errors import ConfigError
@@ -26,56 +28,29 @@ def _setup_logging(level: str) -> None:
     )
 
 
-def _sandbox(parser: argparse.ArgumentParser) -> Runner:
-    from mcp_server.sandbox import cli as sandbox_cli
+class Subcommand(Protocol):
+    """A subcommand module: it adds its arguments to a parser and runs with the parsed result."""
 
-    sandbox_cli.add_arguments(parser)
-    return sandbox_cli.run
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
 
-
-def _stdio(parser: argparse.ArgumentParser) -> Runner:
-    from mcp_server import stdio
-
-    stdio.add_arguments(parser)
-    return stdio.run
+    def run(self, args: argparse.Namespace) -> int: ...
 
 
-def _serve(parser: argparse.ArgumentParser) -> Runner:
-    from mcp_server import serve
-
-    serve.add_arguments(parser)
-    return serve.run
-
-
-def _demo(parser: argparse.ArgumentParser) -> Runner:
-    from mcp_server import demo
-
-    demo.add_arguments(parser)
-    return demo.run
-
-
-def _check_config(parser: argparse.ArgumentParser) -> Runner:
-    from mcp_server import config
-
-    config.add_check_arguments(parser)
-    return config.run_check
-
-
-def _token(parser: argparse.ArgumentParser) -> Runner:
-    from mcp_server import tokens
-
-    tokens.add_arguments(parser)
-    return tokens.run
-
-
-COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], Runner]]] = {
-    "demo": ("run the built-in demo: sandbox upstream, bridge, a real MCP client", _demo),
-    "stdio": ("serve MCP over stdio (Claude Desktop, supergateway --stdio)", _stdio),
-    "serve": ("serve MCP over Streamable HTTP and HTTP+SSE", _serve),
-    "check-config": ("validate a configuration file and print the agents it defines", _check_config),
-    "token": ("create client tokens and their sha256 hashes", _token),
-    "sandbox": ("run the local CustomGPT-compatible test and demo upstream", _sandbox),
+# name -> (help, module); a module is imported only when its subcommand is chosen.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("run the built-in demo: sandbox upstream, bridge, a real MCP client", "mcp_server.demo"),
+    "stdio": ("serve MCP over stdio (Claude Desktop, supergateway --stdio)", "mcp_server.stdio"),
+    "serve": ("serve MCP over Streamable HTTP and HTTP+SSE", "mcp_server.serve"),
+    "check-config": ("validate a configuration file and print the agents it defines", "mcp_server.check_config"),
+    "token": ("create client tokens and their sha256 hashes", "mcp_server.tokens"),
+    "sandbox": ("run the local CustomGPT-compatible test and demo upstream", "mcp_server.sandbox.cli"),
 }
+
+
+def _register(module_name: str, parser: argparse.ArgumentParser) -> Runner:
+    module = cast(Subcommand, importlib.import_module(module_name))
+    module.add_arguments(parser)
+    return module.run
 
 
 def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Runner | None]:
@@ -86,10 +61,10 @@ def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Runner |
     # Only the chosen subcommand's module is imported.
     chosen = next((a for a in argv if a in COMMANDS), None)
     runner: Runner | None = None
-    for name, (help_text, register) in COMMANDS.items():
+    for name, (help_text, module_name) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
-            runner = register(sp)
+            runner = _register(module_name, sp)
     return parser, runner
 
 
