@@ -20,7 +20,11 @@ def run(args: argparse.Namespace) -> int:
     )
     for agent in config.agents:
         backend = config.backends[agent.backend]
-        target = f"project {agent.project_id}" if agent.project_id else f"model {agent.model}"
+        target = (
+            f"project {agent.project_id}"
+            if agent.project_id
+            else (f"model {agent.model}" if agent.model else f"agent {agent.agent_id}")
+        )
         print(
             f"  agent {agent.name}: {backend.kind} {target} at {backend.base_url}; "
             f"tools: {', '.join(agent_tools(agent, backend.kind))}"

@@ -28,7 +28,12 @@ from mcp_server.errors import ConfigError
 
 AGENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,47}$"
 TOOL_NAMES = ("ask", "search_citations", "list_sources")
-BACKEND_TOOLS: dict[str, tuple[str, ...]] = {"customgpt": TOOL_NAMES, "openai": ("ask",)}
+BACKEND_TOOLS: dict[str, tuple[str, ...]] = {"customgpt": TOOL_NAMES, "openai": ("ask",), "codegpt": ("ask",)}
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "customgpt": "https://app.customgpt.ai",
+    "openai": "https://api.openai.com/v1",
+    "codegpt": "https://api.codegpt.co/api/v1",
+}
 DEFAULT_CUSTOMGPT_URL = "https://app.customgpt.ai"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -40,12 +45,23 @@ class _Strict(BaseModel):
 class BackendConfig(_Strict):
     """An upstream API and its credentials."""
 
-    kind: Literal["customgpt", "openai"] = "customgpt"
+    kind: Literal["customgpt", "openai", "codegpt"] = "customgpt"
     api_key: SecretStr
-    base_url: str = DEFAULT_CUSTOMGPT_URL
+    base_url: str = DEFAULT_CUSTOMGPT_URL  # the default follows `kind`; see _default_base_url
     timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     max_connections: int = Field(default=100, ge=1, le=10_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_base_url(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        table = cast(dict[str, Any], data)
+        kind = table.get("kind", "customgpt")
+        if "base_url" not in table and kind in DEFAULT_BASE_URLS:
+            return {**table, "base_url": DEFAULT_BASE_URLS[kind]}
+        return table
 
     @field_validator("base_url")
     @classmethod
@@ -61,7 +77,8 @@ class AgentConfig(_Strict):
     name: Annotated[str, Field(pattern=AGENT_NAME_PATTERN)]
     backend: str = "customgpt"
     project_id: int | None = Field(default=None, gt=0)
-    model: str | None = None
+    model: str | None = None  # openai backends
+    agent_id: str | None = None  # codegpt backends
     system_prompt: str | None = None
     title: str | None = None
     description: str | None = None
@@ -124,6 +141,8 @@ class BridgeConfig(_Strict):
                 raise ValueError(f"agents[{i}].project_id: required for a customgpt backend (the project's number)")
             if kind == "openai" and not agent.model:
                 raise ValueError(f"agents[{i}].model: required for an openai backend (e.g. gpt-4o)")
+            if kind == "codegpt" and not agent.agent_id:
+                raise ValueError(f"agents[{i}].agent_id: required for a codegpt backend (the agent's id)")
             unsupported = set(agent.tools or ()) - set(BACKEND_TOOLS[kind])
             if unsupported:
                 raise ValueError(

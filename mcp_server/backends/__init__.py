@@ -27,7 +27,11 @@ def create_backend(backend: BackendConfig, agent: AgentConfig, client: UpstreamC
             return CustomGPTBackend(client, agent.project_id)
         case "openai":
             assert agent.model is not None  # the config validator requires it
-            return OpenAIBackend(client, agent.model, agent.system_prompt)
+            return OpenAIBackend(client, {"model": agent.model}, agent.model, agent.system_prompt)
+        case "codegpt":
+            assert agent.agent_id is not None  # the config validator requires it
+            fields = {"agentId": agent.agent_id, "format": "json"}
+            return OpenAIBackend(client, fields, f"CodeGPT agent {agent.agent_id}", agent.system_prompt)
 
 
 __all__ = ["Backend", "create_backend", "create_client"]

@@ -1,5 +1,6 @@
-"""Any OpenAI-compatible chat-completions API as a `Backend`: CustomGPT's `/projects/{id}/chat/completions`
-compatibility layer, proxies exposing custom GPTs as `gpt-4-gizmo-<id>` models, local LLM servers.
+"""Chat-completions APIs as a `Backend`: any OpenAI-compatible one (CustomGPT's
+`/projects/{id}/chat/completions` layer, proxies exposing custom GPTs as `gpt-4-gizmo-<id>` models,
+local LLM servers) and CodeGPT's agents API, which differs only in naming the agent by `agentId`.
 
 These APIs keep no conversations, so the bridge keeps each conversation's recent turns in memory
 (they end when the bridge restarts) and sends them with every question. They have no source or
@@ -31,14 +32,20 @@ COMPLETIONS_PATH: Final = "chat/completions"
 
 
 class OpenAIBackend:
-    def __init__(self, client: UpstreamClient, model: str, system_prompt: str | None = None) -> None:
+    """`agent_fields` name the agent in each request: `{"model": ...}` for OpenAI-compatible APIs,
+    `{"agentId": ..., "format": "json"}` for CodeGPT, whose chat API has the same shape otherwise."""
+
+    def __init__(
+        self, client: UpstreamClient, agent_fields: dict[str, str], title: str, system_prompt: str | None = None
+    ) -> None:
         self._client = client
-        self._model = model
+        self._agent_fields = dict(agent_fields)
+        self._title = title
         self._system_prompt = system_prompt
         self._conversations: OrderedDict[str, list[dict[str, str]]] = OrderedDict()
 
     async def profile(self) -> AgentProfile:
-        return AgentProfile(title=self._model)
+        return AgentProfile(title=self._title)
 
     async def ask(self, question: str, conversation_id: str | None, on_delta: OnDelta | None) -> Answer:
         if conversation_id is not None and conversation_id not in self._conversations:
@@ -50,7 +57,7 @@ class OpenAIBackend:
         history = self._conversations.get(conversation_id, [])
         system = [{"role": "system", "content": self._system_prompt}] if self._system_prompt else []
         messages = [*system, *history, {"role": "user", "content": question}]
-        body: dict[str, Any] = {"model": self._model, "messages": messages, "stream": on_delta is not None}
+        body: dict[str, Any] = {**self._agent_fields, "messages": messages, "stream": on_delta is not None}
         if on_delta is None:
             text, completion_id, citation_ids = _read_completion(await self._client.post_json(COMPLETIONS_PATH, body))
         else:
@@ -101,7 +108,7 @@ class OpenAIBackend:
         raise UpstreamProtocolError("an OpenAI-compatible agent has no source listing.")
 
     async def settings(self) -> dict[str, Any]:
-        return {"kind": "openai", "model": self._model, "system_prompt": self._system_prompt}
+        return {**self._agent_fields, "system_prompt": self._system_prompt}
 
     async def citation(self, citation_id: str) -> Citation:
         raise UpstreamNotFoundError("an OpenAI-compatible agent cannot look citations up.", status=404)

@@ -294,8 +294,18 @@ class Sandbox:
         return wire.success(wire.citation_json(doc))
 
     async def chat_completions(self, request: Request) -> Response:
-        project = self._project(request)
+        return await self._completion(request, self._project(request), await _json_body(request))
+
+    async def codegpt_completions(self, request: Request) -> Response:
+        """CodeGPT's shape: `POST /api/v1/chat/completions` naming the agent in the body as `agentId`."""
         body = await _json_body(request)
+        agent_id = str(body.get("agentId") or "")
+        project = self.projects.get(int(agent_id)) if agent_id.isdigit() else None
+        if project is None:
+            raise _NotFound(f"Agent with id {agent_id or '(none)'} not found")
+        return await self._completion(request, project, body)
+
+    async def _completion(self, request: Request, project: Project, body: dict[str, Any]) -> Response:
         messages = body.get("messages")
         question = (
             next(
@@ -417,6 +427,7 @@ class Sandbox:
             Route(f"{p}/conversations/{{session_id}}/messages/{{message_id}}", g(self.message)),
             Route(f"{p}/citations/{{citation_id}}", g(self.citation)),
             Route(f"{p}/chat/completions", g(self.chat_completions), methods=["POST"]),
+            Route("/api/v1/chat/completions", g(self.codegpt_completions), methods=["POST"]),
             Route("/api/v1/limits/usage", g(self.limits)),
             Route("/api/v1/user", g(self.user)),
             Route("/_sandbox/faults", self.control_faults, methods=["POST", "DELETE"]),

@@ -86,12 +86,60 @@ async def test_openai_compatible_agent_streams_and_keeps_conversations(sandbox: 
         ),
         ({"name": "a", "backend": "compat"}, r"agents\[0\]\.model: required"),
         ({"name": "a", "backend": "native"}, r"agents\[0\]\.project_id: required"),
+        ({"name": "a", "backend": "code"}, r"agents\[0\]\.agent_id: required"),
     ],
 )
 def test_backend_specific_validation(agent: dict[str, object], expected: str) -> None:
     data = {
-        "backends": {"compat": {"kind": "openai", "api_key": "k"}, "native": {"api_key": "k"}},
+        "backends": {
+            "compat": {"kind": "openai", "api_key": "k"},
+            "native": {"api_key": "k"},
+            "code": {"kind": "codegpt", "api_key": "k"},
+        },
         "agents": [agent],
     }
     with pytest.raises(ConfigError, match=expected):
         parse_config(data, source="t.toml", env={})
+
+
+async def test_codegpt_agent_over_stdio(sandbox: SandboxProcess, tmp_path: Path) -> None:
+    """CodeGPT's agents API (POST {base}/chat/completions with agentId), served by the sandbox."""
+    config = tmp_path / "codegpt.toml"
+    config.write_text(
+        "[backends.codegpt]\n"
+        'kind = "codegpt"\n'
+        'api_key = "sandbox-key"\n'
+        f'base_url = "{sandbox.url}/api/v1"\n'
+        "[[agents]]\n"
+        'name = "northwind-codegpt"\n'
+        'backend = "codegpt"\n'
+        'agent_id = "1"\n'
+    )
+    pieces: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        if message:
+            pieces.append(message)
+
+    async with stdio_bridge(env={}, config=config) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        streamed = await client.call_tool(
+            "ask", {"question": "How do I restore a deleted file?"}, progress_callback=on_progress
+        )
+        plain = await client.call_tool("ask", {"question": "How do I restore a deleted file?"})
+    assert names == {"ask"}
+    assert isinstance(streamed.structured_content, dict), _text(streamed)
+    assert isinstance(plain.structured_content, dict), _text(plain)
+    assert "Show deleted files" in streamed.structured_content["answer"]
+    assert "".join(pieces) == streamed.structured_content["answer"]
+    assert plain.structured_content["answer"] == streamed.structured_content["answer"]
+
+
+def test_backend_base_url_defaults_follow_the_kind() -> None:
+    config = parse_config(
+        {"backends": {"c": {"kind": "codegpt", "api_key": "k"}, "o": {"kind": "openai", "api_key": "k"}}},
+        source="t.toml",
+        env={},
+    )
+    assert config.backends["c"].base_url == "https://api.codegpt.co/api/v1"
+    assert config.backends["o"].base_url == "https://api.openai.com/v1"
