@@ -9,23 +9,22 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from mcp_server.sandbox import wire
 from mcp_server.sandbox.corpus import Document, Project, load_demo, load_folder
 from mcp_server.sandbox.faults import FAULT_KINDS, RETRY_AFTER_SECONDS, STATUS_FAULTS, Fault, FaultBoard, from_headers
 from mcp_server.sandbox.search import ProjectIndex, pieces
+from mcp_server.sandbox.streams import ResetResponse, Stats, TrackedStream, answer_pieces, sse_event
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -37,58 +36,10 @@ class SandboxSettings:
     default_fault: Fault | None = None
 
 
-@dataclass(slots=True)
-class Stats:
-    requests: Counter[str] = field(default_factory=Counter[str])
-    streams_started: int = 0
-    streams_completed: int = 0
-    streams_truncated: int = 0
-    streams_disconnected: int = 0
-    open_streams: int = 0
-
-    def json(self) -> dict[str, Any]:
-        return {
-            "requests": dict(self.requests),
-            "streams_started": self.streams_started,
-            "streams_completed": self.streams_completed,
-            "streams_truncated": self.streams_truncated,
-            "streams_disconnected": self.streams_disconnected,
-            "open_streams": self.open_streams,
-        }
-
-
 class _NotFound(Exception):
     def __init__(self, message: str, status: int = 404) -> None:
         super().__init__(message)
         self.status = status
-
-
-class TrackedStream(StreamingResponse):
-    """Counts how each answer stream ended: completed, truncated on purpose, or the client went away."""
-
-    def __init__(self, body: AsyncIterator[str], stats: Stats, outcome: dict[str, bool]) -> None:
-        super().__init__(body, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-        self._stats = stats
-        self._outcome = outcome
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self._stats.streams_started += 1
-        self._stats.open_streams += 1
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._stats.open_streams -= 1
-            if self._outcome.get("finished"):
-                self._stats.streams_completed += 1
-            elif self._outcome.get("truncated"):
-                self._stats.streams_truncated += 1
-            else:
-                self._stats.streams_disconnected += 1
-
-
-def _sse(data: dict[str, Any] | str, event: str | None = None) -> str:
-    payload = data if isinstance(data, str) else json.dumps(data)
-    return (f"event: {event}\n" if event else "") + f"data: {payload}\n\n"
 
 
 def _now() -> str:
@@ -144,7 +95,7 @@ class Sandbox:
         if fault.kind == "malformed":
             return Response('{"status":"success","data":{"id":1,"openai_re', media_type="application/json")
         if fault.kind == "reset":
-            return _ResetResponse()
+            return ResetResponse()
         if fault.kind == "slow" and not _wants_stream(request, {}):
             await anyio.sleep(fault.drip)
         return None
@@ -253,13 +204,13 @@ class Sandbox:
         parts = pieces(answer)
 
         async def events() -> AsyncIterator[str]:
-            yield _sse({"status": "start", "prompt": prompt}, "start")
-            async for part in _answer_pieces(parts, fault, outcome):
-                yield _sse({"status": "progress", "message": part}, "progress")
+            yield sse_event({"status": "start", "prompt": prompt}, "start")
+            async for part in answer_pieces(parts, fault, outcome):
+                yield sse_event({"status": "progress", "message": part}, "progress")
             if outcome.get("truncated"):
                 return
             message = self._record(conversation, prompt, answer, citations)
-            yield _sse(
+            yield sse_event(
                 {
                     "status": "finish",
                     "id": message["id"],
@@ -344,7 +295,7 @@ class Sandbox:
         outcome: dict[str, bool] = {}
 
         def chunk(delta: dict[str, Any], finish: str | None) -> str:
-            return _sse(
+            return sse_event(
                 {
                     "id": completion_id,
                     "object": "chat.completion.chunk",
@@ -357,12 +308,12 @@ class Sandbox:
 
         async def events() -> AsyncIterator[str]:
             yield chunk({"role": "assistant", "content": ""}, None)
-            async for part in _answer_pieces(pieces(retrieved.text), fault, outcome):
+            async for part in answer_pieces(pieces(retrieved.text), fault, outcome):
                 yield chunk({"content": part}, None)
             if outcome.get("truncated"):
                 return
             yield chunk({}, "stop")
-            yield _sse("[DONE]")
+            yield sse_event("[DONE]")
             outcome["finished"] = True
 
         return TrackedStream(events(), self.stats, outcome)
@@ -433,32 +384,6 @@ class Sandbox:
             Route("/_sandbox/faults", self.control_faults, methods=["POST", "DELETE"]),
             Route("/_sandbox/stats", self.control_stats),
         ]
-
-
-class _ResetResponse(Response):
-    """Starts a response, sends part of the body, then drops the connection."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
-            }
-        )
-        await send({"type": "http.response.body", "body": b'{"status":"success","data":{', "more_body": True})
-        # Returning with the body unfinished makes the server drop the connection.
-
-
-async def _answer_pieces(parts: list[str], fault: Fault | None, outcome: dict[str, bool]) -> AsyncIterator[str]:
-    """The answer's pieces as a stream sends them: `drip` seconds apart, cut halfway by `truncate`."""
-    for index, part in enumerate(parts):
-        if fault is not None and fault.kind == "truncate" and index >= max(1, len(parts) // 2):
-            outcome["truncated"] = True
-            return
-        if fault is not None and fault.drip:
-            await anyio.sleep(fault.drip)
-        yield part
 
 
 def _wants_stream(request: Request, body: dict[str, Any]) -> bool:

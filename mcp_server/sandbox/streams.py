@@ -1,0 +1,89 @@
+"""Answer streams as the sandbox sends them, and the counters that record how each one ended."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from mcp_server.sandbox.faults import Fault
+
+
+@dataclass(slots=True)
+class Stats:
+    requests: Counter[str] = field(default_factory=Counter[str])
+    streams_started: int = 0
+    streams_completed: int = 0
+    streams_truncated: int = 0
+    streams_disconnected: int = 0
+    open_streams: int = 0
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "requests": dict(self.requests),
+            "streams_started": self.streams_started,
+            "streams_completed": self.streams_completed,
+            "streams_truncated": self.streams_truncated,
+            "streams_disconnected": self.streams_disconnected,
+            "open_streams": self.open_streams,
+        }
+
+
+class TrackedStream(StreamingResponse):
+    """Counts how each answer stream ended: completed, truncated on purpose, or the client went away."""
+
+    def __init__(self, body: AsyncIterator[str], stats: Stats, outcome: dict[str, bool]) -> None:
+        super().__init__(body, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        self._stats = stats
+        self._outcome = outcome
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._stats.streams_started += 1
+        self._stats.open_streams += 1
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._stats.open_streams -= 1
+            if self._outcome.get("finished"):
+                self._stats.streams_completed += 1
+            elif self._outcome.get("truncated"):
+                self._stats.streams_truncated += 1
+            else:
+                self._stats.streams_disconnected += 1
+
+
+def sse_event(data: dict[str, Any] | str, event: str | None = None) -> str:
+    payload = data if isinstance(data, str) else json.dumps(data)
+    return (f"event: {event}\n" if event else "") + f"data: {payload}\n\n"
+
+
+class ResetResponse(Response):
+    """Starts a response, sends part of the body, then drops the connection."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"status":"success","data":{', "more_body": True})
+        # Returning with the body unfinished makes the server drop the connection.
+
+
+async def answer_pieces(parts: list[str], fault: Fault | None, outcome: dict[str, bool]) -> AsyncIterator[str]:
+    """The answer's pieces as a stream sends them: `drip` seconds apart, cut halfway by `truncate`."""
+    for index, part in enumerate(parts):
+        if fault is not None and fault.kind == "truncate" and index >= max(1, len(parts) // 2):
+            outcome["truncated"] = True
+            return
+        if fault is not None and fault.drip:
+            await anyio.sleep(fault.drip)
+        yield part
