@@ -5,30 +5,21 @@ stdio. The three calls run at once so the suite pays the 90 seconds once."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx2
-import pytest
 
 from mcp_server.sandbox.search import pieces
-from tests.support.bridge_http import BridgeProcess, running_bridge, write_http_config
-from tests.support.node import requires_node, run_ts_client
+from tests.support.bridge_http import BridgeProcess
+from tests.support.node import NODE_MARKS, run_ts_client
 from tests.support.sandbox_process import SandboxProcess
 
-pytestmark = [requires_node, pytest.mark.node]
+pytestmark = NODE_MARKS
 
 QUESTION = "How do I install the agent silently on many Windows machines?"
 ANSWER_SECONDS = 90.0
-
-
-@pytest.fixture(scope="module")
-def bridge(sandbox_session: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> Generator[BridgeProcess]:
-    config = write_http_config(tmp_path_factory.mktemp("long") / "bridge.toml", sandbox_session.url)
-    with running_bridge(config) as process:
-        yield process
 
 
 def _drip_for_90_seconds(sandbox: SandboxProcess) -> float:
@@ -40,7 +31,7 @@ def _drip_for_90_seconds(sandbox: SandboxProcess) -> float:
 
 
 def test_ninety_second_answer_over_http_sse_and_stdio(
-    sandbox: SandboxProcess, bridge: BridgeProcess, tmp_path: Path
+    sandbox: SandboxProcess, node_bridge: BridgeProcess, tmp_path: Path
 ) -> None:
     drip = _drip_for_90_seconds(sandbox)
     sandbox.arm_fault("slow", count=3, path=r"/conversations/[^/]+/messages$", drip=drip)
@@ -52,8 +43,8 @@ def test_ninety_second_answer_over_http_sse_and_stdio(
         "timeout": 60000,  # the TypeScript SDK's default; only progress resets keep the call alive
     }
     specs: dict[str, dict[str, Any]] = {
-        "http": {"transport": "http", "url": f"{bridge.url}/agents/support/mcp", "headers": bridge.auth()},
-        "sse": {"transport": "sse", "url": f"{bridge.url}/agents/support/sse", "headers": bridge.auth()},
+        "http": {"transport": "http", "url": f"{node_bridge.url}/agents/support/mcp", "headers": node_bridge.auth()},
+        "sse": {"transport": "sse", "url": f"{node_bridge.url}/agents/support/sse", "headers": node_bridge.auth()},
         "stdio": {
             "transport": "stdio",
             "command": sys.executable,
