@@ -17,12 +17,22 @@ from typing import Any
 import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from mcp_server.sandbox import wire
+from mcp_server.sandbox.completions import completion_response, user_question
+from mcp_server.sandbox.control import ControlAPI
 from mcp_server.sandbox.corpus import Document, Project, load_demo, load_folder
-from mcp_server.sandbox.faults import FAULT_KINDS, RETRY_AFTER_SECONDS, STATUS_FAULTS, Fault, FaultBoard, from_headers
+from mcp_server.sandbox.faults import (
+    RETRY_AFTER_SECONDS,
+    STATUS_FAULTS,
+    UNAVAILABLE_RETRY_AFTER_SECONDS,
+    Fault,
+    FaultBoard,
+    UnknownFault,
+    from_headers,
+)
 from mcp_server.sandbox.search import ProjectIndex, pieces
 from mcp_server.sandbox.streams import ResetResponse, Stats, TrackedStream, answer_pieces, sse_event
 
@@ -33,7 +43,9 @@ Handler = Callable[[Request], Awaitable[Response]]
 class SandboxSettings:
     api_key: str = "sandbox-key"
     corpora: tuple[Path, ...] = ()
-    default_fault: Fault | None = None
+    default_fault: Fault | None = None  # --fault: for requests that name no fault of their own
+    latency: float = 0.0  # --latency: seconds before every /api/v1 response
+    drip: float = 0.0  # --drip: seconds between streamed pieces
 
 
 class _NotFound(Exception):
@@ -65,11 +77,17 @@ class Sandbox:
         async def endpoint(request: Request) -> Response:
             route = request.scope.get("route")
             self.stats.requests[getattr(route, "path", request.url.path)] += 1
+            if self.settings.latency:
+                await anyio.sleep(self.settings.latency)
             if request.headers.get("authorization") != f"Bearer {self.settings.api_key}":
                 return wire.error(request, 401, "API Token is either missing or invalid")
-            fault = from_headers(dict(request.headers)) or self.faults.take(request.url.path)
+            try:
+                fault = from_headers(request.headers) or self.faults.take(request.url.path)
+            except UnknownFault as exc:
+                return wire.error(request, 400, str(exc))
             request.state.fault = fault
             if fault is not None:
+                self.stats.faults[fault.kind] += 1
                 early = await self._apply(request, fault)
                 if early is not None:
                     return early
@@ -84,19 +102,19 @@ class Sandbox:
         if fault.latency:
             await anyio.sleep(fault.latency)
         if fault.kind == "hang":
-            await anyio.sleep_forever()
+            await _until_disconnected(request)
+            return Response(status_code=504)  # never sent: the client has gone
         if fault.kind in STATUS_FAULTS:
             status = STATUS_FAULTS[fault.kind]
-            message = wire.CREDITS_MESSAGE if status == 429 else "Internal Server Error"
-            headers = (
-                {"Retry-After": str(RETRY_AFTER_SECONDS if status == 429 else 1)} if status in (429, 503) else None
-            )
+            message = wire.CREDITS_MESSAGE if status == 429 else wire.STATUS_MESSAGES[status]
+            retry_after = {429: RETRY_AFTER_SECONDS, 503: UNAVAILABLE_RETRY_AFTER_SECONDS}.get(status)
+            headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
             return wire.error(request, status, message, headers)
         if fault.kind == "malformed":
             return Response('{"status":"success","data":{"id":1,"openai_re', media_type="application/json")
         if fault.kind == "reset":
             return ResetResponse()
-        if fault.kind == "slow" and not _wants_stream(request, {}):
+        if fault.kind == "slow" and not _wants_stream(request, await _json_body(request, strict=False)):
             await anyio.sleep(fault.drip)
         return None
 
@@ -189,11 +207,14 @@ class Sandbox:
         return self._stream_message(request, conversation, prompt, retrieved.text, citations)
 
     def _record(
-        self, conversation: wire.Conversation, prompt: str, answer: str, citations: list[int]
+        self, conversation: wire.Conversation | None, prompt: str, answer: str, citations: list[int]
     ) -> dict[str, Any]:
-        message = wire.message_json(self._next_message, prompt, answer, citations, _now())
+        """A new prompt-history entry (chat completions take an id but belong to no conversation)."""
+        source = "api" if conversation is not None else "api-openai"
+        message = wire.message_json(self._next_message, prompt, answer, citations, _now(), source)
         self._next_message += 1
-        conversation.messages.append(message)
+        if conversation is not None:
+            conversation.messages.append(message)
         return message
 
     def _stream_message(
@@ -205,7 +226,7 @@ class Sandbox:
 
         async def events() -> AsyncIterator[str]:
             yield sse_event({"status": "start", "prompt": prompt}, "start")
-            async for part in answer_pieces(parts, fault, outcome):
+            async for part in answer_pieces(parts, fault, self.settings.drip, outcome):
                 yield sse_event({"status": "progress", "message": part}, "progress")
             if outcome.get("truncated"):
                 return
@@ -257,66 +278,21 @@ class Sandbox:
         return await self._completion(request, project, body)
 
     async def _completion(self, request: Request, project: Project, body: dict[str, Any]) -> Response:
-        messages = body.get("messages")
-        question = (
-            next(
-                (str(m.get("content")) for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"),  # pyright: ignore[reportUnknownArgumentType,reportUnknownMemberType,reportUnknownVariableType]
-                "",
-            )
-            if isinstance(messages, list)
-            else ""
-        )
+        question = user_question(body).strip()
         if not question:
             raise _NotFound("messages must contain a user message", 400)
         retrieved = self.indexes[project.id].retrieve(question)
-        citations = [d.id for d in retrieved.documents]
-        completion_id, created = f"chatcmpl-{self._next_message}", int(time.time())
-        self._next_message += 1
-        if not body.get("stream"):
-            return JSONResponse(
-                {
-                    "id": completion_id,
-                    "object": "chat.completion",
-                    "created": created,
-                    "model": "gpt-4-o",
-                    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": retrieved.text},
-                            "logprobs": None,
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "citations": citations,
-                }
-            )
-        fault: Fault | None = request.state.fault
-        outcome: dict[str, bool] = {}
-
-        def chunk(delta: dict[str, Any], finish: str | None) -> str:
-            return sse_event(
-                {
-                    "id": completion_id,
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": "sandbox",
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                    "citations": citations,
-                }
-            )
-
-        async def events() -> AsyncIterator[str]:
-            yield chunk({"role": "assistant", "content": ""}, None)
-            async for part in answer_pieces(pieces(retrieved.text), fault, outcome):
-                yield chunk({"content": part}, None)
-            if outcome.get("truncated"):
-                return
-            yield chunk({}, "stop")
-            yield sse_event("[DONE]")
-            outcome["finished"] = True
-
-        return TrackedStream(events(), self.stats, outcome)
+        message = self._record(None, question, retrieved.text, [d.id for d in retrieved.documents])
+        return completion_response(
+            str(message["id"]),
+            int(time.time()),
+            retrieved.text,
+            message["citations"],
+            stream=bool(body.get("stream")),
+            fault=request.state.fault,
+            drip=self.settings.drip,
+            stats=self.stats,
+        )
 
     async def limits(self, request: Request) -> Response:
         return wire.success(
@@ -343,27 +319,6 @@ class Sandbox:
             }
         )
 
-    # -- control API ------------------------------------------------------------------------------
-
-    async def control_faults(self, request: Request) -> Response:
-        if request.headers.get("authorization") != f"Bearer {self.settings.api_key}":
-            return JSONResponse({"error": "send the sandbox API key as a Bearer token"}, status_code=401)
-        if request.method == "DELETE":
-            self.faults.clear()
-            return JSONResponse({"cleared": True})
-        body = await _json_body(request)
-        kind = str(body.get("kind", ""))
-        if kind not in FAULT_KINDS:
-            return JSONResponse({"error": f"unknown fault kind {kind!r}; one of {', '.join(FAULT_KINDS)}"}, 400)
-        fault = Fault(kind=kind, latency=float(body.get("latency") or 0), drip=float(body.get("drip") or 0))
-        self.faults.arm(fault, int(body.get("count", 1)), body.get("path"))
-        return JSONResponse({"armed": kind})
-
-    async def control_stats(self, request: Request) -> Response:
-        if request.headers.get("authorization") != f"Bearer {self.settings.api_key}":
-            return JSONResponse({"error": "send the sandbox API key as a Bearer token"}, status_code=401)
-        return JSONResponse(self.stats.json())
-
     def routes(self) -> list[Route]:
         g = self._guarded
         p = "/api/v1/projects/{project_id}"
@@ -381,8 +336,7 @@ class Sandbox:
             Route("/api/v1/chat/completions", g(self.codegpt_completions), methods=["POST"]),
             Route("/api/v1/limits/usage", g(self.limits)),
             Route("/api/v1/user", g(self.user)),
-            Route("/_sandbox/faults", self.control_faults, methods=["POST", "DELETE"]),
-            Route("/_sandbox/stats", self.control_stats),
+            *ControlAPI(self.settings.api_key, self.faults, self.stats).routes(),
         ]
 
 
@@ -398,12 +352,21 @@ def _page(request: Request) -> int:
     return max(1, _int(request.query_params.get("page"), 1))
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
+async def _json_body(request: Request, strict: bool = True) -> dict[str, Any]:
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError:
+        if not strict:
+            return {}
         raise _NotFound("Request body must be JSON", 400) from None
     return body if isinstance(body, dict) else {}  # pyright: ignore[reportUnknownVariableType]
+
+
+async def _until_disconnected(request: Request) -> None:
+    """Wait for the client to give up (the body is read first, so the next ASGI message is the disconnect)."""
+    await request.body()
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def create_app(settings: SandboxSettings | None = None) -> Starlette:

@@ -11,7 +11,7 @@ import uvicorn
 
 from mcp_server.errors import ConfigError
 from mcp_server.sandbox.app import SandboxSettings, create_app
-from mcp_server.sandbox.faults import FAULT_KINDS, Fault
+from mcp_server.sandbox.faults import FAULT_KINDS, make_fault
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,21 +25,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="a folder of .md/.txt documents served as the next project (2, 3, ...); repeatable",
     )
-    parser.add_argument("--fault", choices=FAULT_KINDS, help="apply this fault to every /api request")
+    parser.add_argument(
+        "--fault", choices=FAULT_KINDS, help="apply this fault to every /api request (see FAULTS.md); test use only"
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added before every /api response")
     parser.add_argument("--drip", type=float, default=0.0, help="seconds between streamed answer pieces")
 
 
-def _default_fault(args: argparse.Namespace) -> Fault | None:
-    if args.fault is None and not args.latency and not args.drip:
-        return None
-    kind = args.fault or ("slow" if args.drip else "latency")
-    return Fault(kind=kind, latency=args.latency, drip=args.drip)
-
-
 def run(args: argparse.Namespace) -> int:
     try:
-        app = create_app(SandboxSettings(args.api_key, tuple(args.corpus), _default_fault(args)))
+        if args.latency < 0 or args.drip < 0:
+            raise ValueError("--latency and --drip must not be negative")
+        default_fault = make_fault(args.fault) if args.fault else None
+        app = create_app(SandboxSettings(args.api_key, tuple(args.corpus), default_fault, args.latency, args.drip))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)

@@ -23,6 +23,7 @@ class Stats:
     streams_truncated: int = 0
     streams_disconnected: int = 0
     open_streams: int = 0
+    faults: Counter[str] = field(default_factory=Counter[str])
 
     def json(self) -> dict[str, Any]:
         return {
@@ -32,6 +33,7 @@ class Stats:
             "streams_truncated": self.streams_truncated,
             "streams_disconnected": self.streams_disconnected,
             "open_streams": self.open_streams,
+            "faults": dict(self.faults),
         }
 
 
@@ -78,12 +80,17 @@ class ResetResponse(Response):
         # Returning with the body unfinished makes the server drop the connection.
 
 
-async def answer_pieces(parts: list[str], fault: Fault | None, outcome: dict[str, bool]) -> AsyncIterator[str]:
-    """The answer's pieces as a stream sends them: `drip` seconds apart, cut halfway by `truncate`."""
+async def answer_pieces(
+    parts: list[str], fault: Fault | None, drip: float, outcome: dict[str, bool]
+) -> AsyncIterator[str]:
+    """The answer's pieces as a stream sends them: `drip` seconds apart (the fault's own drip wins),
+    cut halfway by `truncate`."""
+    if fault is not None and fault.drip:
+        drip = fault.drip
     for index, part in enumerate(parts):
         if fault is not None and fault.kind == "truncate" and index >= max(1, len(parts) // 2):
             outcome["truncated"] = True
             return
-        if fault is not None and fault.drip:
-            await anyio.sleep(fault.drip)
+        if drip:
+            await anyio.sleep(drip)
         yield part

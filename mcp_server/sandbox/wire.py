@@ -16,6 +16,7 @@ CREDITS_MESSAGE = (
     "You have exhausted your current query credits. Please contact customer service "
     "(https://customgpt.freshdesk.com/support/home) for further assistance."
 )
+STATUS_MESSAGES = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
 def compact(obj: dict[str, Any]) -> dict[str, Any]:
@@ -166,7 +167,9 @@ class Conversation:
         )
 
 
-def message_json(message_id: int, prompt: str, answer: str, citations: list[int], created_at: str) -> dict[str, Any]:
+def message_json(
+    message_id: int, prompt: str, answer: str, citations: list[int], created_at: str, request_source: str = "api"
+) -> dict[str, Any]:
     return compact(
         {
             "id": message_id,
@@ -177,7 +180,12 @@ def message_json(message_id: int, prompt: str, answer: str, citations: list[int]
             "updated_at": created_at,
             "conversation_id": None,
             "citations": citations,
-            "metadata": {"user_ip": "127.0.0.1", "user_agent": "sandbox", "external_id": "", "request_source": "api"},
+            "metadata": {
+                "user_ip": "127.0.0.1",
+                "user_agent": "sandbox",
+                "external_id": "",
+                "request_source": request_source,
+            },
             "response_feedback": None,
         }
     )
