@@ -102,7 +102,11 @@ class Sandbox:
         if fault.latency:
             await anyio.sleep(fault.latency)
         if fault.kind == "hang":
-            await _until_disconnected(request)
+            self.stats.hanging += 1
+            try:
+                await _until_disconnected(request)
+            finally:
+                self.stats.hanging -= 1
             return Response(status_code=504)  # never sent: the client has gone
         if fault.kind in STATUS_FAULTS:
             status = STATUS_FAULTS[fault.kind]

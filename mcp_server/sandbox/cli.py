@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import sys
+from collections.abc import Generator
 from pathlib import Path
 
 import uvicorn
@@ -32,6 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drip", type=float, default=0.0, help="seconds between streamed answer pieces")
 
 
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None]:
+        with super().capture_signals():
+            yield
+            # SIGTERM/SIGINT is how the sandbox is told to stop: exit 0 instead of re-raising the signal.
+            self._captured_signals.clear()
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         if args.latency < 0 or args.drip < 0:
@@ -48,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port") from None
     sock.listen(2048)  # accept (queue) connections from the moment the ready line is printed
     host, port = sock.getsockname()[:2]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=1))
+    server = _Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=1))
     print(f"agent-bridge sandbox ready on http://{host}:{port}", flush=True)
     server.run(sockets=[sock])
     sys.stdout.flush()

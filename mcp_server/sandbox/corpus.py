@@ -38,8 +38,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "project"
 
 
+def _passage(block: str) -> str:
+    """A paragraph on one line; a Markdown table keeps its rows."""
+    lines = [line.strip() for line in block.strip().splitlines()]
+    if lines and all(line.startswith("|") for line in lines):
+        return "\n".join(lines)
+    return " ".join(block.split())
+
+
 def _passages(text: str) -> tuple[str, ...]:
-    blocks = [" ".join(block.split()) for block in re.split(r"\n\s*\n", text)]
+    blocks = [_passage(block) for block in re.split(r"\n\s*\n", text)]
     return tuple(b for b in blocks if b and not b.startswith("#"))
 
 

@@ -23,6 +23,7 @@ class Stats:
     streams_truncated: int = 0
     streams_disconnected: int = 0
     open_streams: int = 0
+    hanging: int = 0  # requests held by a `hang` fault whose client has not gone away yet
     faults: Counter[str] = field(default_factory=Counter[str])
 
     def json(self) -> dict[str, Any]:
@@ -33,6 +34,7 @@ class Stats:
             "streams_truncated": self.streams_truncated,
             "streams_disconnected": self.streams_disconnected,
             "open_streams": self.open_streams,
+            "hanging": self.hanging,
             "faults": dict(self.faults),
         }
 
