@@ -182,3 +182,93 @@ def test_fault_statuses_match_the_spec(openapi: OpenAPI, api: httpx2.Client, kin
     )
     assert response.status_code == status
     check(openapi, response)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/api/v1/projects/1/citations/abc", "Citation id must be integer"),
+        ("/api/v1/projects/x1/citations/1001", "Agent id must be integer"),
+    ],
+)
+def test_malformed_ids_are_400(openapi: OpenAPI, api: httpx2.Client, path: str, message: str) -> None:
+    response = api.get(path)
+    assert response.status_code == 400
+    assert check(openapi, response)["data"] == {"code": 400, "message": message}
+
+
+def test_malformed_message_id_is_400(openapi: OpenAPI, api: httpx2.Client) -> None:
+    session = _conversation(api)
+    response = api.get(f"/api/v1/projects/1/conversations/{session}/messages/first")
+    assert response.status_code == 400
+    assert check(openapi, response)["data"] == {"code": 400, "message": "Message id must be integer"}
+
+
+def test_unknown_conversation_is_404(api: httpx2.Client) -> None:
+    # Asserted by hand: the spec's 404 for this path enumerates only the project messages ("Agent id is
+    # required", "Agent with id {projectId} not found") and documents no conversation-not-found message.
+    for method, body in (("GET", None), ("POST", {"prompt": "hi"})):
+        response = api.request(method, "/api/v1/projects/1/conversations/no-such-session/messages", json=body)
+        assert response.status_code == 404
+        assert response.json() == {
+            "status": "error",
+            "url": str(response.request.url),
+            "data": {"code": 404, "message": "Conversation with session id no-such-session not found"},
+        }
+
+
+def test_conversation_of_another_project_is_404(api: httpx2.Client) -> None:
+    session = _conversation(api)  # belongs to project 1
+    response = api.get(f"/api/v1/projects/2/conversations/{session}/messages")
+    assert response.status_code == 404
+
+
+def test_chat_completions_errors_use_the_customgpt_envelope(openapi: OpenAPI, api: httpx2.Client) -> None:
+    missing = api.post("/api/v1/projects/999/chat/completions", json={"messages": [{"role": "user", "content": "x"}]})
+    assert missing.status_code == 404
+    assert check(openapi, missing)["data"] == {"code": 404, "message": "Agent with id 999 not found"}
+    no_user = api.post("/api/v1/projects/1/chat/completions", json={"messages": [{"role": "system", "content": "x"}]})
+    assert no_user.status_code == 400
+    assert check(openapi, no_user)["status"] == "error"
+    limited = api.post(
+        "/api/v1/projects/1/chat/completions",
+        json={"messages": [{"role": "user", "content": "x"}]},
+        headers={"X-Sandbox-Fault": "rate-limit"},
+    )
+    assert limited.status_code == 429
+    assert check(openapi, limited)["data"]["message"].startswith("You have exhausted your current query credits")
+
+
+def test_pages_paginate_with_limit_and_page(openapi: OpenAPI, api: httpx2.Client) -> None:
+    first = check(openapi, api.get("/api/v1/projects/1/pages", params={"limit": 5}))["data"]["pages"]
+    second = check(openapi, api.get("/api/v1/projects/1/pages", params={"limit": 5, "page": 2}))["data"]["pages"]
+    assert (first["total"], first["last_page"], first["from"], first["to"]) == (8, 2, 1, 5)
+    # Null links are left out: the spec declares them non-nullable strings (Laravel sends null).
+    assert (second["current_page"], second["from"], second["to"], second.get("next_page_url")) == (2, 6, 8, None)
+    assert first["next_page_url"] == second["first_page_url"].replace("page=1", "page=2")
+    ids = [p["id"] for p in first["data"] + second["data"]]
+    assert len(set(ids)) == 8
+    assert ids == sorted(ids, reverse=True)  # order=desc by page id, as upstream
+
+
+def test_messages_list_is_a_paginator_of_twenty(openapi: OpenAPI, api: httpx2.Client) -> None:
+    session = _conversation(api)
+    for _ in range(21):
+        api.post(f"/api/v1/projects/1/conversations/{session}/messages", json={"prompt": "support hours"})
+    listed = check(openapi, api.get(f"/api/v1/projects/1/conversations/{session}/messages"))["data"]
+    assert listed["conversation"]["session_id"] == session
+    assert (listed["messages"]["per_page"], listed["messages"]["total"], listed["messages"]["last_page"]) == (20, 21, 2)
+    assert len(listed["messages"]["data"]) == 20
+    page_two = check(openapi, api.get(f"/api/v1/projects/1/conversations/{session}/messages", params={"page": 2}))
+    assert len(page_two["data"]["messages"]["data"]) == 1
+
+
+def test_message_shape(api: httpx2.Client) -> None:
+    session = _conversation(api)
+    message = api.post(
+        f"/api/v1/projects/1/conversations/{session}/messages", json={"prompt": "What are the API rate limits?"}
+    ).json()["data"]
+    assert message["metadata"]["request_source"] == "api"
+    assert all(isinstance(c, int) for c in message["citations"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", message["created_at"])
+    assert "600 requests per minute" in message["openai_response"]

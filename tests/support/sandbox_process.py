@@ -51,13 +51,14 @@ class SandboxProcess:
         return response.json()
 
 
-def _read_ready_line(stdout: IO[str], found: list[str], seen: list[str]) -> None:
+def _read_ready_line(stdout: IO[str], found: list[str], seen: list[str], ready: threading.Event) -> None:
     for line in stdout:
         seen.append(line)
         match = READY.match(line.strip())
         if match:
             found.append(match.group(1))
             break
+    ready.set()  # found, or stdout closed (the child exited)
     for _ in stdout:  # keep draining so the child never blocks on a full pipe
         pass
 
@@ -82,9 +83,9 @@ def running_sandbox(*extra_args: str, api_key: str = "sandbox-key") -> Generator
             assert process.stdout is not None
             found: list[str] = []
             seen: list[str] = []
-            reader = threading.Thread(target=_read_ready_line, args=(process.stdout, found, seen), daemon=True)
-            reader.start()
-            reader.join(READY_TIMEOUT)
+            ready = threading.Event()
+            threading.Thread(target=_read_ready_line, args=(process.stdout, found, seen, ready), daemon=True).start()
+            ready.wait(READY_TIMEOUT)
             if not found:
                 _stop(process)
                 stderr.seek(0)
