@@ -141,7 +141,10 @@ class Sandbox:
     # -- endpoints --------------------------------------------------------------------------------
 
     async def list_projects(self, request: Request) -> Response:
-        items = [wire.project_json(p) for p in self.projects.values()]
+        name = request.query_params.get("name", "").lower()
+        items = [wire.project_json(p) for p in self.projects.values() if name in p.name.lower()]
+        if request.query_params.get("order", "desc") == "desc":  # upstream's default: newest (highest id) first
+            items.reverse()
         return wire.success(wire.paginate(request, items, _page(request), 10))
 
     async def get_project(self, request: Request) -> Response:
@@ -183,6 +186,7 @@ class Sandbox:
                 project_id=project.id,
                 session_id=str(uuid.uuid4()),
                 name=str(body.get("name") or "New conversation")[:255],
+                created_at=_now(),
             )
             self._next_conversation += 1
             self.conversations[conversation.session_id] = conversation

@@ -149,6 +149,7 @@ class Conversation:
     project_id: int
     session_id: str
     name: str
+    created_at: str = CREATED_AT
     messages: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
 
     def json(self) -> dict[str, Any]:
@@ -160,8 +161,8 @@ class Conversation:
                 "project_id": str(self.project_id),
                 "created_by": "1",
                 "session_id": self.session_id,
-                "created_at": CREATED_AT,
-                "updated_at": CREATED_AT,
+                "created_at": self.created_at,
+                "updated_at": self.messages[-1]["created_at"] if self.messages else self.created_at,
                 "deleted_at": None,
             }
         )

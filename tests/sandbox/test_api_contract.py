@@ -84,8 +84,10 @@ def _conversation(api: httpx2.Client) -> str:
 
 def test_projects(openapi: OpenAPI, api: httpx2.Client) -> None:
     listing = check(openapi, api.get("/api/v1/projects"))
-    assert listing["data"]["data"][0]["project_name"] == "Northwind Support"
+    assert [p["project_name"] for p in listing["data"]["data"]] == ["Acme Hr", "Northwind Support"]  # desc by id
     assert listing["data"]["per_page"] == 10
+    ascending = check(openapi, api.get("/api/v1/projects", params={"order": "asc", "name": "northwind"}))
+    assert [p["id"] for p in ascending["data"]["data"]] == [1]
     assert check(openapi, api.get("/api/v1/projects/1"))["data"]["id"] == 1
     assert check(openapi, api.get("/api/v1/projects/1/settings"))["data"]["chatbot_title"]
 

@@ -59,7 +59,7 @@ def test_no_match_is_a_polite_answer_without_citations(api: httpx2.Client, quest
 
 
 def test_corpus_folder_is_project_two(api: httpx2.Client) -> None:
-    projects = api.get("/projects").json()["data"]
+    projects = api.get("/projects", params={"order": "asc"}).json()["data"]
     assert [(p["id"], p["project_name"]) for p in projects["data"]] == [(1, "Northwind Support"), (2, "Acme Hr")]
     message = _ask(api, "How many days of paid leave do employees get?", project=2)
     assert "25 days of paid leave" in message["openai_response"]
