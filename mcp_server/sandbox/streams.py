@@ -50,6 +50,9 @@ class TrackedStream(StreamingResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._stats.streams_started += 1
         self._stats.open_streams += 1
+        # Starlette watches for the client's disconnect (and cancels the stream at once, even mid-drip)
+        # only for ASGI spec < 2.4; at 2.4 it would notice only at the next send. Keep the watching path.
+        scope = {**scope, "asgi": {**scope.get("asgi", {}), "spec_version": "2.3"}}
         try:
             await super().__call__(scope, receive, send)
         finally:

@@ -247,3 +247,21 @@ def test_cli_drip_and_fault_flags() -> None:
             # A request's own fault header still wins over the process-wide fault.
             assert api.get("/projects/1", headers={"X-Sandbox-Fault": "server-error"}).status_code == 500
         assert sandbox.stats()["streams_truncated"] == 1
+
+
+def test_disconnect_is_seen_at_once_even_mid_drip(sandbox: SandboxProcess, api: httpx2.Client) -> None:
+    before = sandbox.stats()["streams_disconnected"]
+    session = _session(api)
+    with api.stream(
+        "POST",
+        f"/projects/1/conversations/{session}/messages",
+        params={"stream": "true"},
+        json={"prompt": QUESTION},
+        headers={"X-Sandbox-Drip": "30"},
+    ) as response:
+        assert next(response.iter_lines()).startswith("event: start")
+    left = time.monotonic()
+    after = _wait_for(sandbox, "streams_disconnected", before + 1)
+    assert after["streams_disconnected"] == before + 1
+    assert time.monotonic() - left < 2  # not at the next 30-second piece
+    assert after["open_streams"] == 0
