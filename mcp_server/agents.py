@@ -37,14 +37,16 @@ class AccessScope:
     agents: frozenset[str] | None = None
     tools: frozenset[str] | None = None
     label: str = "anonymous"
+    reveals_config: bool = False  # the operator's prompts and upstream agent ids in `settings`
 
     @classmethod
-    def of(cls, agents: Iterable[str], tools: Iterable[str], label: str) -> AccessScope:
+    def of(cls, agents: Iterable[str], tools: Iterable[str], label: str, scopes: Iterable[str] = ()) -> AccessScope:
         agent_set, tool_set = frozenset(agents), frozenset(tools)
         return cls(
             agents=None if "*" in agent_set else agent_set,
             tools=None if "*" in tool_set else tool_set,
             label=label,
+            reveals_config="agent_config" in scopes,
         )
 
     def allows_agent(self, name: str) -> bool:
@@ -56,7 +58,8 @@ class AccessScope:
         )
 
 
-EVERYTHING = AccessScope(label="local")
+EVERYTHING = AccessScope(label="local", reveals_config=True)
+"""The operator's own access: stdio, and an HTTP bridge with no tokens (loopback only)."""
 
 
 def slug(text: str) -> str:
@@ -70,8 +73,9 @@ def default_description(title: str) -> str:
 
 
 class AgentRegistry:
-    def __init__(self, agents: Iterable[Agent]) -> None:
+    def __init__(self, agents: Iterable[Agent], clients: dict[str, UpstreamClient] | None = None) -> None:
         self._agents = {a.name: a for a in agents}
+        self.clients: dict[str, UpstreamClient] = dict(clients or {})  # one pool per backend, by backend name
         self._by_project = {a.project_id: a for a in self._agents.values() if a.project_id is not None}
 
     def __len__(self) -> int:
@@ -113,7 +117,7 @@ class AgentRegistry:
                 )
             if config.discover_agent_names:
                 agents = await _discover_names(agents)
-            yield cls(agents)
+            yield cls(agents, clients)
 
 
 async def _discover_names(agents: list[Agent]) -> list[Agent]:

@@ -18,25 +18,38 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
 import anyio
 from mcp.server.context import ServerRequestContext
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_server.agents import Agent, AgentRegistry, default_description
-from mcp_server.auth import OPEN_PRINCIPAL, Identity, Refusal, TokenBook, passthrough_identity, presented_credential
-from mcp_server.backends import create_backend, create_client
-from mcp_server.config import AgentConfig, BackendConfig, BridgeConfig, agent_tools
+from mcp_server.auth import (
+    HOW_TO_PASS_A_TOKEN,
+    OPEN_PRINCIPAL,
+    Identity,
+    Refusal,
+    TokenBook,
+    passthrough_identity,
+    presented_credential,
+)
+from mcp_server.backends import create_backend
+from mcp_server.config import AgentConfig, BridgeConfig, agent_tools
+from mcp_server.conversations import seal_for
+from mcp_server.host_guard import HostOriginGuard
 from mcp_server.server import AgentView, build_server
+from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
 from mcp_server.stdio import call_settings
 
@@ -117,15 +130,22 @@ class BridgeApp:
         self.tokens = TokenBook(config.tokens)
         self.registry: AgentRegistry | None = None
         self.security = security_settings(config)
-        self.server = build_server(self._resolve_view, call_settings(config))
-        self.sessions = StreamableHTTPSessionManager(
+        self.server = build_server(self._resolve_view, seal_for(config), call_settings(config))
+        self.sessions = FairSessionManager(
+            max_per_principal=config.server.max_sessions_per_token,
             app=self.server,
             stateless=config.server.stateless,
             security_settings=self.security,
             max_request_body_size=config.server.max_body_bytes,
         )
         self._streamable = StreamableHTTPASGIApp(self.sessions)
-        self.sse = SseSessions(self.server, self.security, config.server.max_body_bytes, self.tokens)
+        self.sse = SseSessions(
+            self.server,
+            self.security,
+            config.server.max_body_bytes,
+            self.tokens,
+            StreamCounter(config.server.max_sessions_per_token),
+        )
 
     # -- views ------------------------------------------------------------------------------------
 
@@ -143,108 +163,107 @@ class BridgeApp:
         return self.registry
 
     def _view(self, request: Request, identity: Identity) -> AgentView:
+        """The agents of the endpoint that `identity` may use. An agent outside the token's scope is
+        answered exactly like one that does not exist, so a token cannot learn other agents' names."""
         registry = self._registry()
         params = request.path_params
         visible = registry.visible(identity.scope)
         if "agent" in params:
             agent = registry.get(params["agent"])
-            if agent is None:
+            if agent is None or not identity.scope.allows_agent(agent.name):
                 names = ", ".join(a.name for a in visible) or "none"
-                raise Refusal(404, f"No agent named '{params['agent']}' on this bridge. Agents you may use: {names}.")
+                raise Refusal(404, f"No agent by that name for this token. Agents you may use: {names}.")
             agents = [agent]
         elif "project_id" in params:
-            agent = _project(registry, params["project_id"])
-            if agent is None:
+            project_id = project_number(params["project_id"])
+            agent = registry.by_project(project_id) if project_id is not None else None
+            if agent is None or not identity.scope.allows_agent(agent.name):
                 ids = ", ".join(str(a.project_id) for a in visible if a.project_id is not None) or "none"
-                raise Refusal(
-                    404,
-                    f"No agent serves project '{params['project_id']}' here. Projects you may use: {ids}.",
-                )
+                raise Refusal(404, f"No agent serves that project for this token. Projects you may use: {ids}.")
             agents = [agent]
         else:
             agents = visible
             if not agents:
                 raise Refusal(403, f"Token '{identity.name}' may not use any agent on this bridge.")
-        for agent in agents:
-            if not identity.scope.allows_agent(agent.name):
-                raise Refusal(403, f"Token '{identity.name}' may not use agent '{agent.name}'.")
-        return AgentView(tuple(agents), identity.scope)
+        return AgentView(tuple(agents), identity.scope, identity.principal)
 
-    @asynccontextmanager
-    async def _request_view(self, request: Request) -> AsyncGenerator[tuple[Identity, AgentView]]:
+    def _request_view(self, request: Request, *, query_token: bool = True) -> tuple[Identity, AgentView]:
         """The caller's identity and view; in passthrough mode a project URL may bring its own upstream key."""
-        credential = presented_credential(request)
+        credential = presented_credential(request, query_token=query_token)
         if (
             self.config.server.passthrough
             and "project_id" in request.path_params
             and credential is not None
             and self.tokens.identify(credential) is None
         ):
-            project_id = request.path_params["project_id"]
-            if not project_id.isdigit():
-                raise Refusal(404, f"'{project_id}' is not a CustomGPT project id (a number).")
-            async with self._passthrough_view(int(project_id), credential) as view:
-                yield passthrough_identity(credential), view
-            return
+            return passthrough_identity(credential), self._passthrough_view(
+                request.path_params["project_id"], credential
+            )
         identity = self.tokens.authenticate(credential)
-        yield identity, self._view(request, identity)
+        return identity, self._view(request, identity)
 
-    def _passthrough_backend(self, project_id: int) -> tuple[BackendConfig, AgentConfig]:
-        """The CustomGPT backend (base URL, timeouts) for a project, and the agent settings to use."""
-        for agent in self.config.agents:
-            backend = self.config.backends[agent.backend]
-            if agent.project_id == project_id and backend.kind == "customgpt":
-                return backend, agent
-        backend = next((b for b in self.config.backends.values() if b.kind == "customgpt"), None)
-        if backend is None:
-            raise Refusal(404, "Passthrough needs a [backends.*] table of kind 'customgpt' for the upstream URL.")
-        return backend, AgentConfig(name=f"project-{project_id}", project_id=project_id)
-
-    @asynccontextmanager
-    async def _passthrough_view(self, project_id: int, upstream_key: str) -> AsyncGenerator[AgentView]:
-        """One agent on the caller's own upstream key, with a client of its own, closed after use.
+    def _passthrough_view(self, project: str, upstream_key: str) -> AgentView:
+        """One agent on the caller's own upstream key, over the backend's shared connection pool.
 
         Passthrough risk: with `server.passthrough = true` the bridge's tokens no longer gate the
         `/projects/{id}/...` URLs. Anyone who can reach the bridge may use it as a relay to the
         upstream with whatever key they hold, the bridge handles every such key in transit, and a
         mistyped bridge token on those URLs is forwarded upstream as if it were a key. Turn it on
         only for a hosted-style multi-tenant deployment behind your own authentication and TLS.
+
+        Nothing here costs more than a refusal until the upstream has seen the key: its shape is
+        checked first, no client is built, and the agent shows nothing of the bridge's own
+        configuration (names, titles, descriptions of configured projects).
         """
-        backend_config, agent_config = self._passthrough_backend(project_id)
-        known = self._registry().by_project(project_id)
-        client = create_client(backend_config, api_key=upstream_key)
-        try:
-            title = known.title if known else f"Project {project_id}"
-            agent = Agent(
-                name=known.name if known else agent_config.name,
-                title=title,
-                description=known.description if known else default_description(title),
-                project_id=project_id,
-                tools=agent_tools(agent_config, backend_config.kind),
-                backend=create_backend(backend_config, agent_config, client),
-            )
-            yield AgentView((agent,), passthrough_identity(upstream_key).scope)
-        finally:
-            await client.aclose()
+        project_id = project_number(project)
+        if project_id is None:
+            raise Refusal(404, "That is not a CustomGPT project id (a positive number).")
+        if not is_plausible_upstream_key(upstream_key):
+            raise Refusal(401, f"The token is not valid. {HOW_TO_PASS_A_TOKEN}")
+        registry = self._registry()
+        backend_name = next(
+            (
+                a.backend
+                for a in self.config.agents
+                if a.project_id == project_id and self.config.backends[a.backend].kind == "customgpt"
+            ),
+            next((n for n, b in self.config.backends.items() if b.kind == "customgpt"), None),
+        )
+        if backend_name is None:
+            raise Refusal(404, "Passthrough needs a [backends.*] table of kind 'customgpt' for the upstream URL.")
+        backend_config = self.config.backends[backend_name]
+        agent_config = AgentConfig(name=f"project-{project_id}", project_id=project_id)
+        title = f"Project {project_id}"
+        agent = Agent(
+            name=agent_config.name,
+            title=title,
+            description=default_description(title),
+            project_id=project_id,
+            tools=agent_tools(agent_config, backend_config.kind),
+            backend=create_backend(backend_config, agent_config, registry.clients[backend_name], api_key=upstream_key),
+        )
+        identity = passthrough_identity(upstream_key)
+        return AgentView((agent,), identity.scope, identity.principal)
 
     # -- endpoints --------------------------------------------------------------------------------
 
     async def streamable_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        async with self._request_view(request) as (identity, view):
-            scope.setdefault("state", {})["agent_view"] = view
-            if identity.principal != OPEN_PRINCIPAL:
-                scope["user"] = identity.user()  # the session manager binds a stateful session to it
-            if self.config.server.stateless:
-                await cancel_on_disconnect(self._streamable, scope, receive, send)
-            else:  # sessions carry notifications/cancelled to their requests themselves
-                await self._streamable(scope, receive, send)
+        # `?token=` serves clients that cannot send headers on their requests; never on a DELETE.
+        identity, view = self._request_view(request, query_token=request.method != "DELETE")
+        scope.setdefault("state", {})["agent_view"] = view
+        if identity.principal != OPEN_PRINCIPAL:
+            scope["user"] = identity.user()  # the session manager binds a stateful session to it
+        if self.config.server.stateless:
+            await cancel_on_disconnect(self._streamable, scope, receive, send)
+        else:  # sessions carry notifications/cancelled to their requests themselves
+            if request.method == "POST" and "mcp-session-id" not in request.headers:
+                self.sessions.admit(identity)
+            await self._streamable(scope, receive, send)
 
     async def sse_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if await self.sse.rejected_host(scope, receive, send):
-            return
-        async with self._request_view(Request(scope, receive)) as (identity, view):
-            await self.sse.stream(scope, receive, send, identity, view)
+        identity, view = self._request_view(Request(scope, receive))
+        await self.sse.stream(scope, receive, send, identity, view)
 
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -270,16 +289,37 @@ class BridgeApp:
         post = _Guarded(self.sse.message)
         routes: list[Route] = [Route("/healthz", self.healthz), Route("/readyz", self.readyz)]
         for prefix in ("", "/agents/{agent}", "/projects/{project_id}"):
+            # `/mcp/` and `/sse/` are served in place: a redirect would repeat a `?token=` in `Location`.
             routes += [
                 Route(f"{prefix}/mcp", mcp, methods=["GET", "POST", "DELETE"]),
+                Route(f"{prefix}/mcp/", mcp, methods=["GET", "POST", "DELETE"]),
                 Route(f"{prefix}/sse", sse, methods=["GET"]),
+                Route(f"{prefix}/sse/", sse, methods=["GET"]),
                 Route(f"{prefix}/messages/", post, methods=["POST"]),
             ]
-        return Starlette(routes=routes, lifespan=self.lifespan, exception_handlers={404: _not_found})
+        app = Starlette(
+            routes=routes,
+            lifespan=self.lifespan,
+            exception_handlers={404: _not_found},
+            middleware=[Middleware(HostOriginGuard, settings=self.security)],  # before routing and auth
+        )
+        app.router.redirect_slashes = False
+        return app
 
 
-def _project(registry: AgentRegistry, project_id: str) -> Agent | None:
-    return registry.by_project(int(project_id)) if project_id.isdigit() else None
+_PROJECT_NUMBER: Final = re.compile(r"[1-9][0-9]{0,17}")
+_PLAUSIBLE_KEY: Final = re.compile(r"[A-Za-z0-9|._~+/=-]{8,512}")
+
+
+def project_number(text: str) -> int | None:
+    """A CustomGPT project id from a URL segment: ASCII digits, no leading zero, at most 18 of them."""
+    return int(text) if _PROJECT_NUMBER.fullmatch(text) else None
+
+
+def is_plausible_upstream_key(text: str) -> bool:
+    """Whether a passthrough credential could be a CustomGPT API key (`<id>|<40 characters>`, or any
+    token of 8-512 URL-safe characters); anything else is refused before it costs anything."""
+    return _PLAUSIBLE_KEY.fullmatch(text) is not None
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

@@ -5,16 +5,15 @@ configured digest by `hmac.compare_digest`, so the time taken does not depend on
 matched. A token's *name* may be logged; its value never is.
 
 Every caller has a *principal*, the string the transports compare to keep one caller out of
-another's session: `token:<name>` for a configured token, `key:<keyed hash>` for an upstream key
-presented in passthrough mode (hashed with a per-process secret, so it cannot be reversed or matched
-across processes), and `open` when no tokens are configured.
+another's session and conversations: `token:<name>` for a configured token, `key:<hash>` for an
+upstream key presented in passthrough mode (a one-way hash; the key itself is never kept), and
+`open` when no tokens are configured.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 from typing import Final
 
@@ -27,7 +26,6 @@ from mcp_server.agents import EVERYTHING, AccessScope
 from mcp_server.config import TokenConfig
 
 OPEN_PRINCIPAL: Final = "open"
-_PROCESS_KEY: Final = secrets.token_bytes(32)
 
 
 HOW_TO_PASS_A_TOKEN: Final = (
@@ -45,7 +43,15 @@ class Refusal(Exception):
 
     def response(self) -> Response:
         headers = {"WWW-Authenticate": 'Bearer realm="agent-bridge"'} if self.status == 401 else None
-        error = {401: "unauthorized", 403: "forbidden", 404: "not_found", 503: "unavailable"}.get(self.status, "error")
+        error = {
+            400: "bad_request",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            421: "misdirected_request",
+            429: "too_many_requests",
+            503: "unavailable",
+        }.get(self.status, "error")
         return JSONResponse({"error": error, "message": str(self)}, status_code=self.status, headers=headers)
 
 
@@ -53,8 +59,9 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def presented_credential(connection: HTTPConnection) -> str | None:
-    """`Authorization: Bearer T`, then `X-API-Key: T`, then `?token=T` (for clients that cannot send headers)."""
+def presented_credential(connection: HTTPConnection, *, query_token: bool = True) -> str | None:
+    """`Authorization: Bearer T`, then `X-API-Key: T`, then (where `query_token`) `?token=T`, for
+    clients that cannot send headers."""
     authorization = connection.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -62,13 +69,23 @@ def presented_credential(connection: HTTPConnection) -> str | None:
     api_key = connection.headers.get("x-api-key", "").strip()
     if api_key:
         return api_key
+    if not query_token:
+        return None
     token = connection.query_params.get("token", "").strip()
     return token or None
 
 
+def credential_in_query(connection: HTTPConnection) -> str | None:
+    """The `?token=` credential when it is the one the request presents (no header carries one)."""
+    if presented_credential(connection, query_token=False) is not None:
+        return None
+    return presented_credential(connection)
+
+
 def key_principal(credential: str) -> str:
-    """The principal of an upstream key (passthrough): a keyed hash, never the key."""
-    return "key:" + hmac.new(_PROCESS_KEY, credential.encode(), hashlib.sha256).hexdigest()[:32]
+    """The principal of an upstream key (passthrough): a one-way hash, never the key. The same in every
+    worker and replica, so the conversations a key starts stay its own wherever its requests land."""
+    return "key:" + hashlib.sha256(b"agent-bridge passthrough principal\0" + credential.encode()).hexdigest()[:32]
 
 
 def same_principal(a: str, b: str) -> bool:
@@ -91,14 +108,20 @@ class Identity:
 OPEN_ACCESS: Final = Identity(name="(no tokens configured)", scope=EVERYTHING, principal=OPEN_PRINCIPAL)
 
 
+PASSTHROUGH_SCOPE: Final = AccessScope(label="passthrough")
+
+
 def passthrough_identity(upstream_key: str) -> Identity:
-    return Identity(name="passthrough", scope=EVERYTHING, principal=key_principal(upstream_key))
+    return Identity(name="passthrough", scope=PASSTHROUGH_SCOPE, principal=key_principal(upstream_key))
 
 
 class TokenBook:
     def __init__(self, tokens: tuple[TokenConfig, ...]) -> None:
         self._entries = [
-            (bytes.fromhex(t.sha256), Identity(t.name, AccessScope.of(t.agents, t.tools, t.name), f"token:{t.name}"))
+            (
+                bytes.fromhex(t.sha256),
+                Identity(t.name, AccessScope.of(t.agents, t.tools, t.name, t.scopes), f"token:{t.name}"),
+            )
             for t in tokens
         ]
 

@@ -98,6 +98,8 @@ class TokenConfig(_Strict):
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     agents: tuple[str, ...] = ("*",)
     tools: tuple[str, ...] = ("*",)
+    # "agent_config": the settings resource also shows the operator's system prompt and upstream agent ids.
+    scopes: tuple[Literal["agent_config"], ...] = ()
 
 
 class ServerConfig(_Strict):
@@ -105,6 +107,11 @@ class ServerConfig(_Strict):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # Signs the conversation ids handed to clients (they belong to the token that started them);
+    # default: derived from the upstream keys. Set it to keep conversations across a key change.
+    secret: SecretStr | None = None
+    # Stateful Streamable HTTP sessions, and HTTP+SSE streams, one token may hold open at once.
+    max_sessions_per_token: int = Field(default=100, ge=1)
     public_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
@@ -113,6 +120,8 @@ class ServerConfig(_Strict):
     call_deadline_seconds: float = Field(default=300.0, gt=0)
     keepalive_seconds: float = Field(default=10.0, gt=0)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_connections: int = Field(default=1000, ge=1)
 
 
 class BridgeConfig(_Strict):

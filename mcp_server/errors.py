@@ -15,7 +15,8 @@ Every error knows the sentence a user (or the model reading a tool result) shoul
         ├── UpstreamServerError     5xx: the upstream failed; retrying later may help
         ├── UpstreamTimeoutError    no answer before the deadline
         ├── UpstreamConnectionError the connection failed or dropped mid-response
-        └── UpstreamProtocolError   a body that is not what the API promises (malformed JSON, cut stream)
+        ├── UpstreamProtocolError   a body that is not what the API promises (malformed JSON, cut stream)
+        └── UpstreamPathError       a request that would leave the agent's part of the upstream API (never sent)
 """
 
 from __future__ import annotations
@@ -84,3 +85,7 @@ class UpstreamConnectionError(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     pass
+
+
+class UpstreamPathError(UpstreamError):
+    """A request path outside the agent's prefix was refused before anything was sent."""

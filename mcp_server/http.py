@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final, cast
+from urllib.parse import unquote
 
 import anyio
 import httpx2
@@ -26,6 +28,7 @@ from mcp_server.errors import (
     UpstreamConnectionError,
     UpstreamError,
     UpstreamNotFoundError,
+    UpstreamPathError,
     UpstreamProtocolError,
     UpstreamRateLimitError,
     UpstreamServerError,
@@ -41,6 +44,7 @@ RETRYABLE_STATUS: Final = frozenset({502, 503, 504})
 _NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 
 Params = Mapping[str, str | int | float | bool]
+Headers = Mapping[str, str]
 
 
 def _upstream_message(response: httpx2.Response) -> str:
@@ -60,6 +64,28 @@ def _upstream_message(response: httpx2.Response) -> str:
     return ""
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+MAX_UPSTREAM_MESSAGE: Final = 160
+
+
+def sanitised(said: str) -> str:
+    """An upstream's explanation as one short line that can carry no credential.
+
+    Upstreams quote keys back ("Incorrect API key provided: sk-ab***yz"); anything that looks like
+    a key (a word mixing letters and digits of 12+ characters, or one with `*` in it) is dropped.
+    """
+    line = _CONTROL.sub(" ", said)
+    words = [w for w in line.split() if not _key_like(w)]
+    text = " ".join(words)
+    return text if len(text) <= MAX_UPSTREAM_MESSAGE else text[: MAX_UPSTREAM_MESSAGE - 1].rstrip() + "…"
+
+
+def _key_like(word: str) -> bool:
+    if "*" in word or word.lower().startswith(("sk-", "sk_", "key-", "bearer")):
+        return True
+    return len(word) >= 12 and any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+
+
 def _retry_after(response: httpx2.Response) -> float | None:
     raw = response.headers.get("retry-after")
     if raw is None:
@@ -73,12 +99,12 @@ def _retry_after(response: httpx2.Response) -> float | None:
 def status_error(response: httpx2.Response) -> UpstreamError:
     """Map a non-2xx upstream response to the error a model should read."""
     status = response.status_code
-    said = _upstream_message(response)
+    said = sanitised(_upstream_message(response))
     detail = f"HTTP {status}" + (f": {said}" if said else "")
-    if status in (401, 403):
+    if status in (401, 403):  # what an upstream says about a refused key may quote the key
         return UpstreamAuthError(
-            f"the upstream refused the API key ({detail}). Check the backend's api_key "
-            "(or CUSTOMGPT_API_KEY) and that the key can use this project.",
+            f"the upstream refused the API key (HTTP {status}). Check the backend's api_key "
+            "and that the key can use this agent.",
             status=status,
         )
     if status == 404:
@@ -123,7 +149,12 @@ def _json(response: httpx2.Response) -> Any:
 
 
 class UpstreamClient:
-    """One pooled httpx2 client bound to a base URL and an upstream key."""
+    """One pooled httpx2 client bound to a base URL and (by default) the backend's upstream key.
+
+    Backends never hold it directly: each agent gets a `ScopedClient` (see `scoped`), which confines
+    every request to the agent's own path prefix and may carry another key (passthrough mode) over
+    the same pool.
+    """
 
     def __init__(
         self,
@@ -153,16 +184,20 @@ class UpstreamClient:
             follow_redirects=False,
         )
 
+    def scoped(self, prefix: str, api_key: str | None = None) -> ScopedClient:
+        """A view of this pool that only reaches `prefix` (relative to the base URL), with `api_key` if given."""
+        return ScopedClient(self, prefix, api_key)
+
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def get_json(self, path: str, params: Params | None = None) -> Any:
+    async def get_json(self, path: str, params: Params | None = None, headers: Headers | None = None) -> Any:
         for attempt in range(1, GET_ATTEMPTS + 1):
             try:
-                response = await self._client.get(path, params=params)
+                response = await self._client.get(path, params=params, headers=headers)
             except (httpx2.TransportError, httpx2.TimeoutException) as exc:
                 if attempt < GET_ATTEMPTS and not isinstance(exc, httpx2.TimeoutException | httpx2.PoolTimeout):
-                    logger.debug("GET %s failed with %s; retrying", path, type(exc).__name__)
+                    logger.debug("GET failed with %s; retrying", type(exc).__name__)
                     await anyio.sleep(RETRY_BACKOFF_SECONDS * attempt)
                     continue
                 raise transport_error(exc, self.timeout) from None
@@ -174,18 +209,20 @@ class UpstreamClient:
             raise status_error(response)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def post_json(self, path: str, body: Mapping[str, Any], params: Params | None = None) -> Any:
-        response = await self._send_once("POST", path, body, params)
+    async def post_json(
+        self, path: str, body: Mapping[str, Any], params: Params | None = None, headers: Headers | None = None
+    ) -> Any:
+        response = await self._send_once("POST", path, body, params, headers)
         if response.is_success:
             return _json(response)
         raise status_error(response)
 
     async def _send_once(
-        self, method: str, path: str, body: Mapping[str, Any], params: Params | None
+        self, method: str, path: str, body: Mapping[str, Any], params: Params | None, headers: Headers | None
     ) -> httpx2.Response:
         for attempt in (1, 2):
             try:
-                return await self._client.request(method, path, json=dict(body), params=params)
+                return await self._client.request(method, path, json=dict(body), params=params, headers=headers)
             except _NEVER_SENT as exc:
                 if attempt == 1 and not isinstance(exc, httpx2.PoolTimeout):
                     continue
@@ -196,11 +233,11 @@ class UpstreamClient:
 
     @asynccontextmanager
     async def stream_events(
-        self, path: str, body: Mapping[str, Any], params: Params | None = None
+        self, path: str, body: Mapping[str, Any], params: Params | None = None, headers: Headers | None = None
     ) -> AsyncGenerator[AsyncIterator[httpx2.ServerSentEvent]]:
         """POST and read the response as server-sent events. Leaving the block closes the connection."""
         request = self._client.build_request(
-            "POST", path, json=dict(body), params=params, headers={"Accept": "text/event-stream"}
+            "POST", path, json=dict(body), params=params, headers={**(headers or {}), "Accept": "text/event-stream"}
         )
         try:
             response = await self._client.send(request, stream=True)
@@ -225,6 +262,54 @@ class UpstreamClient:
             ) from None
         except (httpx2.TransportError, httpx2.TimeoutException) as exc:
             raise transport_error(exc, self.timeout) from None
+
+
+_SAFE_SEGMENT: Final = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+class ScopedClient:
+    """One agent's door to the shared pool: every request must stay under the agent's path prefix.
+
+    `prefix` is relative to the backend's base URL (`api/v1/projects/12`, `chat/completions`). A path
+    is refused, before anything is sent, when it carries a query or fragment of its own, when any of
+    its segments (percent-decoded, as an upstream router or proxy would see it) is empty, `.`, `..` or
+    holds anything but unreserved characters, or when it does not start with the prefix. Ids are
+    validated long before this; this is the wall that holds if one of those checks is ever missed.
+    """
+
+    def __init__(self, client: UpstreamClient, prefix: str, api_key: str | None = None) -> None:
+        self._client = client
+        self.prefix = prefix.strip("/")
+        self._headers: dict[str, str] | None = {"Authorization": f"Bearer {api_key}"} if api_key is not None else None
+
+    @property
+    def timeout(self) -> float:
+        return self._client.timeout
+
+    def _checked(self, path: str) -> str:
+        relative = path.lstrip("/")
+        segments = relative.split("/")
+        safe = not any(c in path for c in "?#\\") and all(
+            _SAFE_SEGMENT.fullmatch(unquote(s)) and unquote(s) not in (".", "..") for s in segments
+        )
+        if not safe or not (relative == self.prefix or relative.startswith(self.prefix + "/")):
+            logger.warning("refused an upstream request outside the agent's prefix %s", self.prefix)
+            raise UpstreamPathError(
+                "the bridge refused to send a request outside this agent's part of the upstream API. "
+                "This is a bug or a malicious id; nothing was sent."
+            )
+        return relative
+
+    async def get_json(self, path: str, params: Params | None = None) -> Any:
+        return await self._client.get_json(self._checked(path), params, self._headers)
+
+    async def post_json(self, path: str, body: Mapping[str, Any], params: Params | None = None) -> Any:
+        return await self._client.post_json(self._checked(path), body, params, self._headers)
+
+    def stream_events(
+        self, path: str, body: Mapping[str, Any], params: Params | None = None
+    ) -> AbstractAsyncContextManager[AsyncIterator[httpx2.ServerSentEvent]]:
+        return self._client.stream_events(self._checked(path), body, params, self._headers)
 
 
 def event_json(event: httpx2.ServerSentEvent) -> dict[str, Any]:

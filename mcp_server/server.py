@@ -15,7 +15,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import anyio
@@ -28,7 +28,9 @@ from pydantic import BaseModel, ValidationError
 
 from mcp_server import __version__
 from mcp_server.agents import AccessScope, Agent
-from mcp_server.errors import UpstreamError, UpstreamTimeoutError
+from mcp_server.conversations import ConversationSeal
+from mcp_server.errors import UpstreamError, UpstreamNotFoundError, UpstreamProtocolError, UpstreamTimeoutError
+from mcp_server.ids import CITATION_ID, CONVERSATION_ID, MAX_PAGE
 from mcp_server.progress import ProgressRelay
 from mcp_server.tools import (
     SPECS,
@@ -47,8 +49,9 @@ logger = logging.getLogger(__name__)
 
 RESOURCE_NOT_FOUND: Final = -32002
 _RESOURCE_URI = re.compile(
-    r"^agent://(?P<agent>[a-z0-9-]+)/(?:(?P<settings>settings)|(?P<sources>sources)|(?P<pages>pages)(?:\?page=(?P<page>\d+))?"
-    r"|conversations/(?P<conversation>[A-Za-z0-9._-]{1,128})|citations/(?P<citation>[A-Za-z0-9._-]{1,64}))$"
+    r"agent://(?P<agent>[a-z0-9-]{1,48})/(?:(?P<settings>settings)|(?P<sources>sources)"
+    r"|(?P<pages>pages)(?:\?page=(?P<page>[1-9][0-9]{0,5}))?"
+    rf"|conversations/(?P<conversation>{CONVERSATION_ID.pattern})|citations/(?P<citation>{CITATION_ID.pattern}))"
 )
 RESOURCE_TEMPLATES: Final = (
     ("agent://{agent}/settings", "settings", "The agent's settings: persona, model, citation options."),
@@ -71,6 +74,7 @@ class AgentView:
 
     agents: tuple[Agent, ...]
     scope: AccessScope
+    principal: str = "local"  # who the caller is; conversations belong to the principal that started them
 
     def tool_name(self, agent: Agent, tool: str) -> str:
         return tool if len(self.agents) == 1 else f"{agent.name}_{tool}"
@@ -88,6 +92,10 @@ class AgentView:
 
     def agent(self, name: str) -> Agent | None:
         return next((a for a in self.agents if a.name == name), None)
+
+    def allows(self, agent: Agent, tool: str) -> bool:
+        """Whether the caller may use `tool` of `agent` (and so the resources that show the same data)."""
+        return tool in agent.tools and self.scope.allows_tool(agent.name, tool)
 
 
 ViewResolver = Callable[[ServerRequestContext[Any, Any]], AgentView]
@@ -108,19 +116,35 @@ def _argument_problem(tool: str, exc: ValidationError) -> str:
     problems: list[str] = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "arguments"
-        msg = "unknown argument" if err["type"] == "extra_forbidden" else err["msg"]
+        msg = "unknown argument" if err["type"] == "extra_forbidden" else str(err["msg"]).removeprefix("Value error, ")
         problems.append(f"{where}: {msg}")
     return f"Invalid arguments for '{tool}': " + "; ".join(problems) + ". Fix them and call again."
+
+
+def no_conversation(conversation_id: str) -> UpstreamNotFoundError:
+    """The one answer for a conversation that does not exist and for one that is someone else's."""
+    return UpstreamNotFoundError(
+        f"no conversation {conversation_id} for this caller (conversation ids belong to the token that started "
+        "them). Ask without conversation_id to start a new conversation.",
+        status=404,
+    )
 
 
 class ToolRunner:
     """Runs one tool of one agent under the call deadline, with progress when the client asked for it."""
 
-    def __init__(self, settings: CallSettings) -> None:
+    def __init__(self, settings: CallSettings, seal: ConversationSeal) -> None:
         self._settings = settings
+        self._seal = seal
 
     async def call(
-        self, ctx: ServerRequestContext[Any, Any], agent: Agent, tool: str, name: str, arguments: dict[str, Any]
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        view: AgentView,
+        agent: Agent,
+        tool: str,
+        name: str,
+        arguments: dict[str, Any],
     ) -> types.CallToolResult:
         spec = SPECS[tool]
         try:
@@ -129,7 +153,7 @@ class ToolRunner:
             return _error_result(_argument_problem(name, exc))
         try:
             with anyio.fail_after(self._settings.deadline_seconds):
-                return _success(await self._dispatch(ctx, agent, args))
+                return _success(await self._dispatch(ctx, view, agent, args))
         except TimeoutError:
             err = UpstreamTimeoutError(
                 f"no complete answer within the {self._settings.deadline_seconds:g} second call deadline. "
@@ -139,16 +163,35 @@ class ToolRunner:
         except UpstreamError as exc:
             logger.info("tool %s failed upstream: %s", name, type(exc).__name__)
             return _error_result(exc.for_agent(agent.name))
+        except Exception:  # a bug of ours: the model reads one sentence, the operator the traceback
+            logger.exception("tool %s failed inside the bridge", name)
+            return _error_result(
+                f"Agent '{agent.name}': the bridge failed while handling this call (an internal error, logged "
+                "for the operator). Retry; if it persists, tell the operator."
+            )
 
-    async def _dispatch(self, ctx: ServerRequestContext[Any, Any], agent: Agent, args: BaseModel) -> BaseModel:
+    async def _dispatch(
+        self, ctx: ServerRequestContext[Any, Any], view: AgentView, agent: Agent, args: BaseModel
+    ) -> BaseModel:
         backend = agent.backend
         if isinstance(args, AskArgs):
+            upstream_id: str | None = None
+            if args.conversation_id is not None:
+                upstream_id = self._seal.open(view.principal, agent.name, args.conversation_id)
+                if upstream_id is None:
+                    raise no_conversation(args.conversation_id)
             if progress_token_from_params(ctx.params) is None:
-                return ask_result(await backend.ask(args.question, args.conversation_id, None))
-            relay = ProgressRelay(ctx.session.report_progress, keepalive=self._settings.keepalive_seconds)
-            return ask_result(
-                await relay.run(lambda on_delta: backend.ask(args.question, args.conversation_id, on_delta))
-            )
+                answer = await backend.ask(args.question, upstream_id, None)
+            else:
+                relay = ProgressRelay(ctx.session.report_progress, keepalive=self._settings.keepalive_seconds)
+                answer = await relay.run(lambda on_delta: backend.ask(args.question, upstream_id, on_delta))
+            try:
+                sealed = self._seal.seal(view.principal, agent.name, answer.conversation_id)
+            except ValueError:
+                raise UpstreamProtocolError(
+                    "the upstream answered with a conversation id the bridge cannot use. Retry."
+                ) from None
+            return ask_result(replace(answer, conversation_id=sealed))
         if isinstance(args, SearchCitationsArgs):
             if progress_token_from_params(ctx.params) is None:
                 found = await backend.search_citations(args.query, args.limit)
@@ -167,52 +210,89 @@ def _json_contents(uri: str, value: Any) -> types.ReadResourceResult:
     )
 
 
-async def read_agent_resource(view: AgentView, uri: str) -> types.ReadResourceResult:
-    match = _RESOURCE_URI.match(uri)
+def _resource_not_found(uri: str) -> MCPError:
+    # The URI is echoed only once it is known to be one of ours; anything else could carry any text.
+    shown = uri if _RESOURCE_URI.fullmatch(uri) else "this URI"
+    return MCPError(RESOURCE_NOT_FOUND, f"Resource not found: {shown}. List resources and templates for valid URIs.")
+
+
+async def read_agent_resource(
+    view: AgentView, uri: str, seal: ConversationSeal, deadline_seconds: float = 300.0
+) -> types.ReadResourceResult:
+    """One `agent://` resource, for a caller who may use the tool that shows the same data."""
+    match = _RESOURCE_URI.fullmatch(uri)
     agent = view.agent(match["agent"]) if match else None
     if match is None or agent is None:
-        raise MCPError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}. List resources and templates for valid URIs.")
-    backend = agent.backend
+        raise _resource_not_found(uri)
+    needs = "list_sources" if match["sources"] or match["pages"] else "ask" if match["conversation"] else None
+    if needs is not None and not view.allows(agent, needs):
+        raise _resource_not_found(uri)
     try:
-        if match["settings"]:
-            return _json_contents(uri, await backend.settings())
-        if match["sources"] or match["pages"]:
-            listing = sources_result(await backend.list_sources(int(match["page"] or 1)))
-            payload = listing.sources if match["sources"] else listing.pages
-            extra = (
-                {}
-                if match["sources"]
-                else {"page": listing.page, "last_page": listing.last_page, "total": listing.total_pages}
-            )
-            return _json_contents(uri, {"items": [item.model_dump(mode="json") for item in payload], **extra})
-        if match["conversation"]:
-            transcript = await backend.transcript(match["conversation"])
-            return _json_contents(
-                uri,
-                {
-                    "conversation_id": transcript.conversation_id,
-                    "name": transcript.name,
-                    "messages": [
-                        {
-                            "id": m.id,
-                            "question": m.question,
-                            "answer": m.answer,
-                            "created_at": m.created_at,
-                            "citations": list(m.citation_ids),
-                        }
-                        for m in transcript.messages
-                    ],
-                },
-            )
-        citation = await backend.citation(match["citation"])
-        return _json_contents(uri, CitationOut.of(citation).model_dump(mode="json"))
+        with anyio.fail_after(deadline_seconds):
+            return await _read(view, agent, match, uri, seal)
+    except TimeoutError:
+        raise MCPError(
+            types.INTERNAL_ERROR,
+            f"Agent '{agent.name}': no answer from the upstream within the {deadline_seconds:g} second deadline. "
+            "Retry later.",
+        ) from None
     except UpstreamError as exc:
         code = RESOURCE_NOT_FOUND if exc.status == 404 else types.INTERNAL_ERROR
         raise MCPError(code, exc.for_agent(agent.name)) from None
 
 
-def build_server(resolve_view: ViewResolver, settings: CallSettings | None = None) -> Server[Any]:
-    runner = ToolRunner(settings or CallSettings())
+async def _read(
+    view: AgentView, agent: Agent, match: re.Match[str], uri: str, seal: ConversationSeal
+) -> types.ReadResourceResult:
+    backend = agent.backend
+    if match["settings"]:
+        settings = await backend.settings()
+        shown = {**settings.public, **settings.operator} if view.scope.reveals_config else settings.public
+        return _json_contents(uri, shown)
+    if match["sources"] or match["pages"]:
+        page = int(match["page"] or 1)
+        if page > MAX_PAGE:
+            raise _resource_not_found(uri)
+        listing = sources_result(await backend.list_sources(page))
+        payload = listing.sources if match["sources"] else listing.pages
+        extra = (
+            {}
+            if match["sources"]
+            else {"page": listing.page, "last_page": listing.last_page, "total": listing.total_pages}
+        )
+        return _json_contents(uri, {"items": [item.model_dump(mode="json") for item in payload], **extra})
+    if match["conversation"]:
+        conversation_id = match["conversation"]
+        upstream_id = seal.open(view.principal, agent.name, conversation_id)
+        if upstream_id is None:
+            raise no_conversation(conversation_id)
+        transcript = await backend.transcript(upstream_id)
+        return _json_contents(
+            uri,
+            {
+                "conversation_id": conversation_id,
+                "name": transcript.name,
+                "messages": [
+                    {
+                        "id": m.id,
+                        "question": m.question,
+                        "answer": m.answer,
+                        "created_at": m.created_at,
+                        "citations": list(m.citation_ids),
+                    }
+                    for m in transcript.messages
+                ],
+            },
+        )
+    citation = await backend.citation(match["citation"])
+    return _json_contents(uri, CitationOut.of(citation).model_dump(mode="json"))
+
+
+def build_server(
+    resolve_view: ViewResolver, seal: ConversationSeal, settings: CallSettings | None = None
+) -> Server[Any]:
+    settings = settings or CallSettings()
+    runner = ToolRunner(settings, seal)
 
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
@@ -231,7 +311,7 @@ def build_server(resolve_view: ViewResolver, settings: CallSettings | None = Non
             available = ", ".join(n for n, _, _ in view.tools()) or "none"
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: '{params.name}'. Available tools: {available}.")
         agent, tool = found
-        return await runner.call(ctx, agent, tool, params.name, dict(params.arguments or {}))
+        return await runner.call(ctx, view, agent, tool, params.name, dict(params.arguments or {}))
 
     async def list_resources(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
@@ -240,7 +320,7 @@ def build_server(resolve_view: ViewResolver, settings: CallSettings | None = Non
         resources: list[types.Resource] = []
         for agent in view.agents:
             kinds = [("settings", "settings")]
-            if "list_sources" in agent.tools:
+            if view.allows(agent, "list_sources"):
                 kinds += [("sources", "data sources"), ("pages", "indexed pages")]
             for kind, what in kinds:
                 resources.append(
@@ -266,7 +346,7 @@ def build_server(resolve_view: ViewResolver, settings: CallSettings | None = Non
     async def read_resource(
         ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        return await read_agent_resource(resolve_view(ctx), str(params.uri))
+        return await read_agent_resource(resolve_view(ctx), str(params.uri), seal, settings.deadline_seconds)
 
     return Server(
         "agent-bridge",

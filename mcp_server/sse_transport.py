@@ -1,10 +1,11 @@
 """Legacy HTTP+SSE endpoints, each session bound to the caller that opened it.
 
-Cursor, Windsurf and n8n paste `.../sse?token=T`, then POST their messages to the path the stream
-announces, carrying no credential at all. The SDK's `SseServerTransport` binds a session to
-`scope["user"]` and would refuse those POSTs, so the binding lives here instead: the stream's first
-event names the session; a POST with no credential acts as whoever opened the stream, a POST that
-presents another principal's credential is refused with 403, and the binding ends with the stream.
+A session id is never a credential: every message POST is authenticated on its own and must present
+the credential of the principal that opened the stream (401 without one, 403 with another's).
+Clients that send headers (the SDKs, mcp-remote, supergateway) repeat them on their POSTs. Cursor,
+Windsurf and n8n paste `.../sse?token=T` and POST to whatever URL the stream announces, so for a
+stream opened with `?token=` the announced messages URL carries the same `token` parameter: the
+credential stays where the client put it, and reaches only the client that presented it.
 
 Each stream path (`/sse`, `/agents/{agent}/sse`, `/projects/{id}/sse`) gets its own SDK transport and
 messages path next to it, so a session id is only ever accepted on the messages path of its stream.
@@ -15,16 +16,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import quote
 
 from mcp.server.lowlevel import Server
 from mcp.server.sse import SseServerTransport
-from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from mcp_server.auth import OPEN_PRINCIPAL, Identity, Refusal, TokenBook, presented_credential, same_principal
+from mcp_server.auth import (
+    HOW_TO_PASS_A_TOKEN,
+    OPEN_PRINCIPAL,
+    Identity,
+    Refusal,
+    TokenBook,
+    credential_in_query,
+    presented_credential,
+    same_principal,
+)
 from mcp_server.server import AgentView
+from mcp_server.session_limits import StreamCounter
 
 _SESSION_IN_ENDPOINT: Final = re.compile(rb"session_id=([0-9a-f]{32})")
 
@@ -42,13 +54,18 @@ def messages_path(stream_path: str) -> str:
 
 class SseSessions:
     def __init__(
-        self, server: Server[Any], security: TransportSecuritySettings, max_body_bytes: int, tokens: TokenBook
+        self,
+        server: Server[Any],
+        security: TransportSecuritySettings,
+        max_body_bytes: int,
+        tokens: TokenBook,
+        streams: StreamCounter,
     ) -> None:
         self._server = server
         self._security = security
-        self._host_check = TransportSecurityMiddleware(security)
         self._max_body_bytes = max_body_bytes
         self._tokens = tokens
+        self._open = streams
         self._transports: dict[str, SseServerTransport] = {}
         self._streams: dict[str, int] = {}  # open streams per messages path; a path's transport goes with its last
         self._bindings: dict[str, SseBinding] = {}
@@ -62,28 +79,30 @@ class SseSessions:
             self._transports[path] = transport
         return transport
 
-    async def rejected_host(self, scope: Scope, receive: Receive, send: Send) -> bool:
-        """Answer 421/403 for a Host or Origin outside the allow-lists (DNS-rebinding protection)."""
-        error = await self._host_check.validate_request(Request(scope, receive), is_post=False)
-        if error is None:
-            return False
-        await error(scope, receive, send)
-        return True
-
     async def stream(self, scope: Scope, receive: Receive, send: Send, identity: Identity, view: AgentView) -> None:
         """Serve one SSE stream (the GET) for `identity`, who sees `view`."""
-        path = messages_path(Request(scope).url.path)
+        with self._open.holding(identity):
+            await self._stream(scope, receive, send, identity, view)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send, identity: Identity, view: AgentView) -> None:
+        request = Request(scope)
+        path = messages_path(request.url.path.rstrip("/"))
         transport = self._transport(path)
         self._streams[path] = self._streams.get(path, 0) + 1
         session: list[str] = []
+        query_token = credential_in_query(request)
+        echo = b"&token=" + quote(query_token, safe="").encode() if query_token else b""
 
         async def bind_session(message: Message) -> None:
-            # The first event names the session's POST URL; bind that session to this caller.
+            # The first event names the session's POST URL; bind that session to this caller, and
+            # repeat a `?token=` credential in that URL for clients that can only follow URLs.
             if not session and message["type"] == "http.response.body":
-                found = _SESSION_IN_ENDPOINT.search(message.get("body", b""))
+                body: bytes = message.get("body", b"")
+                found = _SESSION_IN_ENDPOINT.search(body)
                 if found:
                     session.append(found.group(1).decode())
                     self._bindings[session[0]] = SseBinding(identity, view)
+                    message = {**message, "body": body[: found.end()] + echo + body[found.end() :]}
             await send(message)
 
         try:
@@ -107,13 +126,16 @@ class SseSessions:
                 status_code=404,
             )(scope, receive, send)
             return
-        credential = presented_credential(request)
         bound = binding.identity.principal
-        if (
-            credential is not None
-            and bound != OPEN_PRINCIPAL
-            and not same_principal(self._tokens.principal_of(credential), bound)
-        ):
-            raise Refusal(403, "This SSE session belongs to another token; open your own session with GET on /sse.")
+        if bound != OPEN_PRINCIPAL:
+            credential = presented_credential(request)
+            if credential is None:
+                raise Refusal(
+                    401,
+                    "A token is required on every message, not only on the stream: send the one that opened "
+                    f"the stream. {HOW_TO_PASS_A_TOKEN}",
+                )
+            if not same_principal(self._tokens.principal_of(credential), bound):
+                raise Refusal(403, "This SSE session belongs to another token; open your own session with GET on /sse.")
         scope.setdefault("state", {})["agent_view"] = binding.view
         await transport.handle_post_message(scope, receive, send)

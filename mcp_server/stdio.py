@@ -17,6 +17,7 @@ from mcp.server.stdio import stdio_server
 
 from mcp_server.agents import EVERYTHING, AgentRegistry
 from mcp_server.config import BridgeConfig, add_config_argument, load
+from mcp_server.conversations import seal_for
 from mcp_server.server import AgentView, CallSettings, build_server
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ async def serve_stdio(config: BridgeConfig) -> None:
     async with AgentRegistry.open(config) as registry:
         view = AgentView(tuple(registry.visible(EVERYTHING)), EVERYTHING)
         logger.info("serving %d agent(s) over stdio: %s", len(view.agents), ", ".join(a.name for a in view.agents))
-        server = build_server(lambda _ctx: view, call_settings(config))
+        server = build_server(lambda _ctx: view, seal_for(config), call_settings(config))
         async with anyio.create_task_group() as tg:
 
             async def stop_on_signal() -> None:

@@ -10,6 +10,7 @@ import mcp_types as types
 from pydantic import BaseModel, ConfigDict, Field
 
 from mcp_server.backends.base import Answer, Citation, SourceListing
+from mcp_server.ids import MAX_PAGE, ConversationId
 
 
 class _Args(BaseModel):
@@ -19,11 +20,9 @@ class _Args(BaseModel):
 class AskArgs(_Args):
     question: Annotated[str, Field(min_length=1, max_length=8000, description="The question, in plain language.")]
     conversation_id: Annotated[
-        str | None,
+        ConversationId | None,
         Field(
             default=None,
-            min_length=1,
-            max_length=128,
             description="The conversation_id of an earlier answer, to ask a follow-up in the same conversation.",
         ),
     ] = None
@@ -35,7 +34,7 @@ class SearchCitationsArgs(_Args):
 
 
 class ListSourcesArgs(_Args):
-    page: Annotated[int, Field(ge=1, le=100_000, description="Page of indexed documents, from 1.")] = 1
+    page: Annotated[int, Field(ge=1, le=MAX_PAGE, description="Page of indexed documents, from 1.")] = 1
 
 
 class CitationOut(BaseModel):

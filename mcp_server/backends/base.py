@@ -66,6 +66,15 @@ class SourceListing:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentSettings:
+    """An agent's settings: `public` for anyone who may use the agent, `operator` (system prompts,
+    upstream agent ids) only for callers whose token says `scopes = ["agent_config"]`."""
+
+    public: dict[str, Any]
+    operator: dict[str, Any] = field(default_factory=dict[str, Any])
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     id: str
     question: str
@@ -92,7 +101,7 @@ class Backend(Protocol):
 
     async def list_sources(self, page: int) -> SourceListing: ...
 
-    async def settings(self) -> dict[str, Any]: ...
+    async def settings(self) -> AgentSettings: ...
 
     async def citation(self, citation_id: str) -> Citation: ...
 

@@ -13,6 +13,7 @@ import anyio
 
 from mcp_server.backends.base import (
     AgentProfile,
+    AgentSettings,
     Answer,
     Citation,
     Message,
@@ -23,7 +24,8 @@ from mcp_server.backends.base import (
     Transcript,
 )
 from mcp_server.errors import UpstreamError, UpstreamProtocolError, UpstreamServerError
-from mcp_server.http import UpstreamClient, event_json
+from mcp_server.http import ScopedClient, event_json
+from mcp_server.ids import is_citation_id, is_conversation_id, segment
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +33,16 @@ PAGES_PER_LISTING: Final = 20
 CONVERSATION_NAME_LENGTH: Final = 80
 SEARCH_CONVERSATION_NAME: Final = "agent-bridge citation search"
 TRANSCRIPT_PAGE_LIMIT: Final = 5
+OPERATOR_SETTINGS: Final = frozenset({"persona_instructions"})  # the operator's prompt
 
 
 class CustomGPTBackend:
-    """One CustomGPT project, reached through a shared `UpstreamClient`."""
+    """One CustomGPT project, reached through a client confined to `api/v1/projects/<its id>`."""
 
-    def __init__(self, client: UpstreamClient, project_id: int) -> None:
+    def __init__(self, client: ScopedClient, project_id: int) -> None:
         self._client = client
         self._project_id = project_id
-        self._base = f"/api/v1/projects/{project_id}"
+        self._base = f"api/v1/projects/{segment(project_id)}"
         self._search_conversation: str | None = None
 
     async def profile(self) -> AgentProfile:
@@ -49,7 +52,7 @@ class CustomGPTBackend:
 
     async def ask(self, question: str, conversation_id: str | None, on_delta: OnDelta | None) -> Answer:
         session_id = conversation_id or await self._new_conversation(question)
-        path = f"{self._base}/conversations/{session_id}/messages"
+        path = f"{self._base}/conversations/{segment(session_id)}/messages"
         body = {"prompt": question, "response_source": "default"}
         if on_delta is None:
             message = _data(await self._client.post_json(path, body))
@@ -66,7 +69,7 @@ class CustomGPTBackend:
         # sources it cited. This costs one query credit per search.
         if self._search_conversation is None:
             self._search_conversation = await self._new_conversation(SEARCH_CONVERSATION_NAME)
-        path = f"{self._base}/conversations/{self._search_conversation}/messages"
+        path = f"{self._base}/conversations/{segment(self._search_conversation)}/messages"
         message = _data(await self._client.post_json(path, {"prompt": query, "response_source": "own_content"}))
         return await self._resolve(_ids(message.get("citations"))[:limit])
 
@@ -101,14 +104,18 @@ class CustomGPTBackend:
             total_pages=_int(paginator.get("total"), len(pages)),
         )
 
-    async def settings(self) -> dict[str, Any]:
-        return _data(await self._client.get_json(f"{self._base}/settings"))
+    async def settings(self) -> AgentSettings:
+        everything = _data(await self._client.get_json(f"{self._base}/settings"))
+        operator = {k: v for k, v in everything.items() if k in OPERATOR_SETTINGS}
+        return AgentSettings(public={k: v for k, v in everything.items() if k not in operator}, operator=operator)
 
     async def citation(self, citation_id: str) -> Citation:
-        return _citation(_data(await self._client.get_json(f"{self._base}/citations/{citation_id}")), citation_id)
+        return _citation(
+            _data(await self._client.get_json(f"{self._base}/citations/{segment(citation_id)}")), citation_id
+        )
 
     async def transcript(self, conversation_id: str) -> Transcript:
-        path = f"{self._base}/conversations/{conversation_id}/messages"
+        path = f"{self._base}/conversations/{segment(conversation_id)}/messages"
         messages: list[Message] = []
         name: str | None = None
         page, last_page = 1, 1
@@ -137,8 +144,8 @@ class CustomGPTBackend:
             )
         )
         session_id = _text(data.get("session_id"))
-        if not session_id:
-            raise UpstreamProtocolError("the upstream created a conversation without a session_id. Retry.")
+        if not is_conversation_id(session_id):
+            raise UpstreamProtocolError("the upstream created a conversation without a usable session_id. Retry.")
         return session_id
 
     async def _stream_answer(
@@ -223,7 +230,8 @@ def _id(value: Any) -> str | None:
 
 
 def _ids(value: Any) -> tuple[str, ...]:
-    return tuple(i for i in (_id(v) for v in _list(value)) if i)
+    """Citation ids as the upstream lists them; anything that is not a plain number is dropped."""
+    return tuple(i for i in (_id(v) for v in _list(value)) if i and is_citation_id(i))
 
 
 def _source(raw: dict[str, Any], kind: str) -> Source:

@@ -16,6 +16,7 @@ from typing import Any, Final, cast
 
 from mcp_server.backends.base import (
     AgentProfile,
+    AgentSettings,
     Answer,
     Citation,
     Message,
@@ -24,7 +25,7 @@ from mcp_server.backends.base import (
     Transcript,
 )
 from mcp_server.errors import UpstreamNotFoundError, UpstreamProtocolError, UpstreamServerError
-from mcp_server.http import UpstreamClient, event_json
+from mcp_server.http import ScopedClient, event_json
 
 HISTORY_MESSAGES: Final = 20
 MAX_CONVERSATIONS: Final = 10_000
@@ -36,7 +37,7 @@ class OpenAIBackend:
     `{"agentId": ..., "format": "json"}` for CodeGPT, whose chat API has the same shape otherwise."""
 
     def __init__(
-        self, client: UpstreamClient, agent_fields: dict[str, str], title: str, system_prompt: str | None = None
+        self, client: ScopedClient, agent_fields: dict[str, str], title: str, system_prompt: str | None = None
     ) -> None:
         self._client = client
         self._agent_fields = dict(agent_fields)
@@ -107,8 +108,14 @@ class OpenAIBackend:
     async def list_sources(self, page: int) -> SourceListing:
         raise UpstreamProtocolError("an OpenAI-compatible agent has no source listing.")
 
-    async def settings(self) -> dict[str, Any]:
-        return {**self._agent_fields, "system_prompt": self._system_prompt}
+    async def settings(self) -> AgentSettings:
+        public = {"model": self._agent_fields["model"]} if "model" in self._agent_fields else {}
+        operator: dict[str, Any] = {k: v for k, v in self._agent_fields.items() if k not in public}
+        if self._system_prompt:
+            operator["system_prompt"] = self._system_prompt
+        return AgentSettings(
+            public={**public, "conversation_memory_messages": HISTORY_MESSAGES, "streaming": True}, operator=operator
+        )
 
     async def citation(self, citation_id: str) -> Citation:
         raise UpstreamNotFoundError("an OpenAI-compatible agent cannot look citations up.", status=404)

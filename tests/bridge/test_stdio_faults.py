@@ -139,8 +139,18 @@ def test_malformed_json_rpc_gets_an_error_and_the_session_survives(sandbox: Sand
         b"{this is not json",
         b'{"jsonrpc":"2.0","id":2,"method":"tools/list"}',
     ]
-    out, err = process.communicate(input=b"\n".join(lines) + b"\n", timeout=30)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(b"\n".join(lines) + b"\n")
+    process.stdin.flush()
+    # Read until the reply to the request after the malformed line; closing stdin first would race
+    # the server's shutdown at end of input against that reply.
+    replies: list[str] = []
+    while not any('"id":2' in r for r in replies):
+        line = process.stdout.readline().decode()
+        assert line, f"the server closed its output after {replies}"
+        replies.append(line)
+    out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err.decode()
-    replies = out.decode().splitlines()
+    replies += out.decode().splitlines()
     assert any('"id":2' in r and '"tools"' in r for r in replies), replies
     assert "Traceback" not in err.decode()

@@ -227,7 +227,7 @@ async def test_no_token_or_key_reaches_the_log_even_at_debug(sandbox: SandboxPro
                 json={**TOOLS_LIST, "method": "tools/call", "params": {"name": "list_sources", "arguments": {}}},
                 headers={"Authorization": "Bearer bad-upstream-key-9e2a"},
             )
-    assert (bad.status_code, refused.status_code, upstream_refused.status_code) == (401, 403, 200)
+    assert (bad.status_code, refused.status_code, upstream_refused.status_code) == (401, 404, 200)
     assert '"isError":true' in upstream_refused.text
     text = log.read_text()
     assert "DEBUG" in text  # the log was written, at debug level

@@ -113,7 +113,7 @@ async def test_auth_matrix(bridge: BridgeProcess) -> None:
         api_key = await http.post(f"{bridge.url}/mcp", json=body, headers={"X-API-Key": TOKENS["all"][0]})
         query = await http.post(f"{bridge.url}/mcp?token={TOKENS['all'][0]}", json=body)
         out_of_scope = await http.post(f"{bridge.url}/agents/hr/mcp", json=body, headers=bridge.auth("support"))
-        unknown_agent = await http.post(f"{bridge.url}/agents/nobody/mcp", json=body, headers=bridge.auth())
+        unknown_agent = await http.post(f"{bridge.url}/agents/nobody/mcp", json=body, headers=bridge.auth("support"))
         unknown_project = await http.post(f"{bridge.url}/projects/77/mcp", json=body, headers=bridge.auth())
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"] == 'Bearer realm="agent-bridge"'
@@ -122,9 +122,12 @@ async def test_auth_matrix(bridge: BridgeProcess) -> None:
     assert "nope" not in bad.text
     assert api_key.status_code == 200
     assert query.status_code == 200
-    assert out_of_scope.status_code == 403
-    assert "may not use agent 'hr'" in out_of_scope.json()["message"]
+    # An agent outside the token's scope is answered exactly like one that does not exist.
+    assert out_of_scope.status_code == 404
+    assert "'hr'" not in out_of_scope.text and "hr," not in out_of_scope.text
+    assert "Agents you may use: support." in out_of_scope.json()["message"]
     assert unknown_agent.status_code == 404
+    assert out_of_scope.json()["message"] == unknown_agent.json()["message"].replace("nobody", "hr")
     assert unknown_project.status_code == 404
 
 

@@ -1,0 +1,74 @@
+"""Per-caller limits on what stays open: stateful Streamable HTTP sessions and HTTP+SSE streams.
+
+The SDK caps stateful sessions for the whole process (10,000), so one token could open them all and
+lock every other caller out until they idle away. Here each principal (token, passthrough key) may
+hold at most `server.max_sessions_per_token` sessions of each kind; one more is refused with 429 and
+a sentence that says how to free one. The open no-token mode has a single principal and keeps only
+the process-wide cap.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Generator
+from contextlib import contextmanager
+from typing import Any
+
+from mcp.server.auth.middleware.bearer_auth import AuthorizationContext
+from mcp.server.streamable_http import StreamableHTTPServerTransport
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+from mcp_server.auth import OPEN_PRINCIPAL, Identity, Refusal
+
+
+def _too_many(identity: Identity, limit: int, what: str, remedy: str) -> Refusal:
+    return Refusal(429, f"Token '{identity.name}' already holds {limit} open {what}, the most one token may; {remedy}")
+
+
+class FairSessionManager(StreamableHTTPSessionManager):
+    """The SDK's session manager with a per-principal cap on stateful sessions."""
+
+    def __init__(self, *, max_per_principal: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_per_principal = max_per_principal
+
+    def _held_by(self, principal: str) -> int:
+        return sum(1 for owner in self._session_owners.values() if owner["client_id"] == principal)
+
+    def admit(self, identity: Identity) -> None:
+        """Refuse (429) a new session for a principal that holds the most it may."""
+        if identity.principal != OPEN_PRINCIPAL and self._held_by(identity.principal) >= self.max_per_principal:
+            raise _too_many(
+                identity,
+                self.max_per_principal,
+                "sessions",
+                "end one (DELETE with its Mcp-Session-Id) or wait until an idle one expires.",
+            )
+
+    def _admit_session(self, requestor: AuthorizationContext | None) -> StreamableHTTPServerTransport | None:
+        # The hard cap, under the SDK's admission lock (`admit` runs before it, for the clear refusal).
+        if requestor is not None and self._held_by(requestor["client_id"]) >= self.max_per_principal:
+            return None
+        return super()._admit_session(requestor)
+
+
+class StreamCounter:
+    """Open HTTP+SSE streams per principal."""
+
+    def __init__(self, max_per_principal: int) -> None:
+        self.max_per_principal = max_per_principal
+        self._open: Counter[str] = Counter()
+
+    @contextmanager
+    def holding(self, identity: Identity) -> Generator[None]:
+        """Count one open stream for the caller for the duration of the block, or refuse with 429."""
+        principal = identity.principal
+        if principal != OPEN_PRINCIPAL and self._open[principal] >= self.max_per_principal:
+            raise _too_many(identity, self.max_per_principal, "SSE streams", "close one before opening another.")
+        self._open[principal] += 1
+        try:
+            yield
+        finally:
+            self._open[principal] -= 1
+            if not self._open[principal]:
+                del self._open[principal]
