@@ -15,6 +15,7 @@ from uvicorn.supervisors import Multiprocess
 
 from mcp_server.app import create_app
 from mcp_server.config import BridgeConfig, add_config_argument, load
+from mcp_server.connection_limits import head_timeout_protocol
 from mcp_server.errors import ConfigError
 
 
@@ -95,6 +96,12 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level if getattr(args, "log_level", None) in ("debug", "info", "error") else "warning",
         access_log=False,  # an access log would record ?token= query strings
         timeout_graceful_shutdown=int(config.server.shutdown_grace_seconds) or None,
+        # Slow clients: each request head must arrive within server.header_timeout_seconds (uvicorn's
+        # keep-alive timer is cancelled by the first trickled byte, so it cannot do this) ...
+        http=head_timeout_protocol(config.server.header_timeout_seconds),
+        # ... and at most server.max_connections connections get a request served; uvicorn counts the
+        # requesting connection itself against limit_concurrency, hence the + 1.
+        limit_concurrency=config.server.max_connections + 1,
     )
     if args.workers > 1:  # each worker loads the same settings, and needs the bind host for its Host checks
         if args.config is not None:
