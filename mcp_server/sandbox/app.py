@@ -16,13 +16,14 @@ from typing import Any
 
 import anyio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from mcp_server.sandbox import wire
 from mcp_server.sandbox.completions import completion_response, user_question
-from mcp_server.sandbox.control import ControlAPI
+from mcp_server.sandbox.control import ControlAPI, PathLog
 from mcp_server.sandbox.corpus import Document, Project, load_demo, load_folder
 from mcp_server.sandbox.faults import (
     RETRY_AFTER_SECONDS,
@@ -379,6 +380,7 @@ async def _until_disconnected(request: Request) -> None:
 
 def create_app(settings: SandboxSettings | None = None) -> Starlette:
     sandbox = Sandbox(settings or SandboxSettings())
-    app = Starlette(routes=sandbox.routes())
+    # PathLog wraps the router, so it sees every request (unrouted ones too) exactly as it arrived.
+    app = Starlette(routes=sandbox.routes(), middleware=[Middleware(PathLog, stats=sandbox.stats)])
     app.state.sandbox = sandbox
     return app

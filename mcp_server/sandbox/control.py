@@ -1,7 +1,8 @@
-"""The sandbox's control API (not part of CustomGPT's): arm and clear faults, read counters.
+"""The sandbox's control API (not part of CustomGPT's): arm and clear faults, read and reset counters.
 
 `POST /_sandbox/faults` `{"kind", "count" (1; -1 = until cleared), "path" (regex on the request path),
-"latency", "drip"}`, `DELETE /_sandbox/faults`, `GET /_sandbox/stats`; all need the sandbox API key.
+"latency", "drip"}`, `DELETE /_sandbox/faults`, `GET`/`DELETE /_sandbox/stats`; all need the sandbox API key.
+`PathLog` counts the raw path of every other request the sandbox receives, routed or not.
 """
 
 from __future__ import annotations
@@ -12,9 +13,33 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_server.sandbox.faults import FaultBoard, make_fault
 from mcp_server.sandbox.streams import Stats
+
+FAULTS_PATH = "/_sandbox/faults"
+STATS_PATH = "/_sandbox/stats"
+CONTROL_PATHS = frozenset({FAULTS_PATH, STATS_PATH})
+
+
+class PathLog:
+    """Pure ASGI middleware: counts each HTTP request's raw path as it arrived (before any decoding or
+    routing, with `?query` when there is one) in `stats.paths`, 404s included; the control API's own
+    requests are left out."""
+
+    def __init__(self, app: ASGIApp, stats: Stats) -> None:
+        self._app = app
+        self._stats = stats
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw: bytes | None = scope.get("raw_path")
+            path = raw.decode("latin-1") if raw is not None else str(scope["path"])
+            if path not in CONTROL_PATHS:
+                query: bytes = scope.get("query_string") or b""
+                self._stats.paths[path + ("?" + query.decode("latin-1") if query else "")] += 1
+        await self._app(scope, receive, send)
 
 
 class ControlAPI:
@@ -54,10 +79,13 @@ class ControlAPI:
         refused = self._refused(request)
         if refused is not None:
             return refused
+        if request.method == "DELETE":
+            self._stats.reset()
+            return JSONResponse({"reset": True})
         return JSONResponse(self._stats.json())
 
     def routes(self) -> list[Route]:
         return [
-            Route("/_sandbox/faults", self.faults, methods=["POST", "DELETE"]),
-            Route("/_sandbox/stats", self.stats),
+            Route(FAULTS_PATH, self.faults, methods=["POST", "DELETE"]),
+            Route(STATS_PATH, self.stats, methods=["GET", "DELETE"]),
         ]

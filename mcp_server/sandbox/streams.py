@@ -25,6 +25,14 @@ class Stats:
     open_streams: int = 0
     hanging: int = 0  # requests held by a `hang` fault whose client has not gone away yet
     faults: Counter[str] = field(default_factory=Counter[str])
+    paths: Counter[str] = field(default_factory=Counter[str])  # raw request path (+ "?query") -> count
+
+    def reset(self) -> None:
+        """Zero every counter; `open_streams` and `hanging` count what is live right now, so they stay."""
+        self.requests.clear()
+        self.faults.clear()
+        self.paths.clear()
+        self.streams_started = self.streams_completed = self.streams_truncated = self.streams_disconnected = 0
 
     def json(self) -> dict[str, Any]:
         return {
@@ -36,6 +44,7 @@ class Stats:
             "open_streams": self.open_streams,
             "hanging": self.hanging,
             "faults": dict(self.faults),
+            "paths": dict(self.paths),
         }
 
 

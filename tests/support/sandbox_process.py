@@ -45,6 +45,10 @@ class SandboxProcess:
     def clear_faults(self) -> None:
         httpx2.delete(f"{self.url}/_sandbox/faults", headers=self.headers).raise_for_status()
 
+    def reset_stats(self) -> None:
+        """Zero the counters, `paths` (the raw path of every request received) included."""
+        httpx2.delete(f"{self.url}/_sandbox/stats", headers=self.headers).raise_for_status()
+
     def stats(self) -> dict[str, Any]:
         response = httpx2.get(f"{self.url}/_sandbox/stats", headers=self.headers)
         response.raise_for_status()
