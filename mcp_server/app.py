@@ -119,7 +119,9 @@ def security_settings(config: BridgeConfig) -> TransportSecuritySettings:
         names.append(config.server.host)
     for name in names:
         hosts += host_patterns(name)
-    origins = [f"http://{h}:*" for h in LOOPBACK_HOSTS] + [f"http://{h}" for h in LOOPBACK_HOSTS]
+    # Browsers send Origin; only the bridge's own loopback origin (at its configured port) and the
+    # configured ones may call it from a page. Clients that are not browsers send no Origin.
+    origins = [f"http://{h}:{config.server.port}" for h in LOOPBACK_HOSTS] if config.server.port else []
     origins += list(config.server.allowed_origins)
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Protocol, cast
 
-from mcp_server import __version__
+from mcp_server import __version__, log_redaction
 from mcp_server.errors import ConfigError
 
 Runner = Callable[[argparse.Namespace], int]
@@ -26,6 +26,8 @@ def _setup_logging(level: str) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        log_redaction.install(handler)
 
 
 class Subcommand(Protocol):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
+import anyio
 from mcp.server.lowlevel import Server
 from mcp.server.sse import SseServerTransport
 from mcp.server.transport_security import TransportSecuritySettings
@@ -121,10 +122,7 @@ class SseSessions:
         transport = self._transports.get(request.url.path)
         binding = self._bindings.get(request.query_params.get("session_id", ""))
         if transport is None or binding is None:
-            await JSONResponse(
-                {"error": "not_found", "message": "No such SSE session; open a new one with GET on the /sse URL."},
-                status_code=404,
-            )(scope, receive, send)
+            await _no_session()(scope, receive, send)
             return
         bound = binding.identity.principal
         if bound != OPEN_PRINCIPAL:
@@ -138,4 +136,15 @@ class SseSessions:
             if not same_principal(self._tokens.principal_of(credential), bound):
                 raise Refusal(403, "This SSE session belongs to another token; open your own session with GET on /sse.")
         scope.setdefault("state", {})["agent_view"] = binding.view
-        await transport.handle_post_message(scope, receive, send)
+        try:
+            await transport.handle_post_message(scope, receive, send)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            # The stream ended between the lookup and the hand-over; nothing was answered yet.
+            await _no_session()(scope, receive, send)
+
+
+def _no_session() -> JSONResponse:
+    return JSONResponse(
+        {"error": "not_found", "message": "No such SSE session; open a new one with GET on the /sse URL."},
+        status_code=404,
+    )

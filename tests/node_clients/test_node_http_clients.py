@@ -121,9 +121,13 @@ def test_typescript_sdk_sees_what_the_server_refuses(node_bridge: BridgeProcess,
         "ops": [{"op": "listTools"}, {"op": "callTool", "name": "list_sources", "arguments": {}}],
     }
     assert "A token is required" in run_ts_client(no_token, tmp_path)[0]["error"]
-    assert "Token 'hr-ask' may not use agent 'support'" in run_ts_client(other_agent_http, tmp_path)[0]["error"]
+    # An agent outside the token's scope is refused as if it did not exist (no probing for names).
+    assert (
+        "No agent by that name for this token. Agents you may use: hr."
+        in (run_ts_client(other_agent_http, tmp_path)[0]["error"])
+    )
     # Over SSE the SDK reports only the status, not the JSON body that explains it.
-    assert run_ts_client(other_agent_sse, tmp_path)[0]["error"] == "SSE error: Non-200 status code (403)"
+    assert run_ts_client(other_agent_sse, tmp_path)[0]["error"] == "SSE error: Non-200 status code (404)"
     assert "Agents you may use: support, hr" in run_ts_client(unknown_agent, tmp_path)[0]["error"]
     listed, refused = run_ts_client(scoped, tmp_path)
     assert listed["tools"] == ["ask"]
