@@ -132,18 +132,21 @@ class BridgeApp:
         self.tokens = TokenBook(config.tokens)
         self.registry: AgentRegistry | None = None
         self.security = security_settings(config)
+        # HostOriginGuard checks Host and Origin in front of every route; the SDK's own check behind
+        # it (which knows no same-origin rule) is turned off.
+        checked_in_front = TransportSecuritySettings(enable_dns_rebinding_protection=False)
         self.server = build_server(self._resolve_view, seal_for(config), call_settings(config))
         self.sessions = FairSessionManager(
             max_per_principal=config.server.max_sessions_per_token,
             app=self.server,
             stateless=config.server.stateless,
-            security_settings=self.security,
+            security_settings=checked_in_front,
             max_request_body_size=config.server.max_body_bytes,
         )
         self._streamable = StreamableHTTPASGIApp(self.sessions)
         self.sse = SseSessions(
             self.server,
-            self.security,
+            checked_in_front,
             config.server.max_body_bytes,
             self.tokens,
             StreamCounter(config.server.max_sessions_per_token),

@@ -2,34 +2,48 @@
 
 Before anything else looks at a request (authentication, passthrough, routing and its redirects, the
 404 bodies that list agents), its `Host` must be one the bridge answers to and its `Origin`, when a
-browser sends one, must be configured. The allow-lists are the SDK's `TransportSecuritySettings`,
-built by `app.security_settings`; the SDK's transports check them again, which costs nothing.
+browser sends one, must be the bridge's own (same origin as the Host it asked for) or configured.
+This is the one check: the SDK transports behind it are built with their own check turned off.
 """
 
 from __future__ import annotations
 
-from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
-from starlette.requests import Request
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_server.auth import Refusal
 
-_WHY = {
-    421: "This bridge does not answer to that Host name; add it to server.public_hosts if it is yours.",
-    403: "Requests from that Origin are not allowed; add it to server.allowed_origins if it is yours.",
-}
+
+def _allowed(value: str, patterns: list[str]) -> bool:
+    """`value` equals a pattern, or a `name:*` pattern's name followed by any port."""
+    return any(value == p or (p.endswith(":*") and value.startswith(p[:-1])) for p in patterns)
 
 
 class HostOriginGuard:
     def __init__(self, app: ASGIApp, settings: TransportSecuritySettings) -> None:
         self.app = app
-        self._check = TransportSecurityMiddleware(settings)
+        self._hosts = [h.lower() for h in settings.allowed_hosts]
+        self._origins = settings.allowed_origins
+
+    def refusal(self, headers: Headers) -> Refusal | None:
+        host = headers.get("host", "").lower()
+        if not _allowed(host, self._hosts):
+            return Refusal(
+                421, "This bridge does not answer to that Host name; add it to server.public_hosts if it is yours."
+            )
+        origin = headers.get("origin")
+        if origin is not None and origin.lower() not in (f"http://{host}", f"https://{host}"):
+            if not _allowed(origin, self._origins):
+                return Refusal(
+                    403, "Requests from that Origin are not allowed; add it to server.allowed_origins if it is yours."
+                )
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            refused = await self._check.validate_request(Request(scope), is_post=False)
+            refused = self.refusal(Headers(scope=scope))
             if refused is not None:
-                status = refused.status_code
-                await Refusal(status, _WHY.get(status, "The request was refused.")).response()(scope, receive, send)
+                await refused.response()(scope, receive, send)
                 return
         await self.app(scope, receive, send)

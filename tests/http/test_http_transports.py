@@ -164,11 +164,13 @@ async def test_host_and_origin_checks(bridge: BridgeProcess) -> None:
     async with httpx2.AsyncClient(headers=headers, timeout=10) as http:
         evil_host = await http.post(f"{bridge.url}/mcp", json=body, headers={"Host": "evil.example"})
         evil_origin = await http.post(f"{bridge.url}/mcp", json=body, headers={"Origin": "https://evil.example"})
-        good_origin = await http.post(f"{bridge.url}/mcp", json=body, headers={"Origin": "http://localhost:3000"})
+        other_port = await http.post(f"{bridge.url}/mcp", json=body, headers={"Origin": "http://localhost:3000"})
+        same_origin = await http.post(f"{bridge.url}/mcp", json=body, headers={"Origin": bridge.url})
         sse_evil = await http.get(f"{bridge.url}/sse", headers={"Host": "evil.example"})
     assert evil_host.status_code == 421
     assert evil_origin.status_code == 403
-    assert good_origin.status_code == 200
+    assert other_port.status_code == 403  # another local page is another origin
+    assert same_origin.status_code == 200
     assert sse_evil.status_code == 421
 
 
