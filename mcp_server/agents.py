@@ -13,7 +13,7 @@ import anyio
 from mcp_server.backends import Backend, create_backend, create_client
 from mcp_server.config import TOOL_NAMES, BridgeConfig, agent_tools
 from mcp_server.errors import UpstreamError
-from mcp_server.http import UpstreamClient
+from mcp_server.upstream import UpstreamClient
 
 logger = logging.getLogger(__name__)
 

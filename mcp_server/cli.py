@@ -40,11 +40,14 @@ class Subcommand(Protocol):
 
 # name -> (help, module); a module is imported only when its subcommand is chosen.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("run the built-in demo: sandbox upstream, bridge, a real MCP client", "mcp_server.demo"),
-    "stdio": ("serve MCP over stdio (Claude Desktop, supergateway --stdio)", "mcp_server.stdio"),
-    "serve": ("serve MCP over Streamable HTTP and HTTP+SSE", "mcp_server.serve"),
-    "check-config": ("validate a configuration file and print the agents it defines", "mcp_server.check_config"),
-    "token": ("create client tokens and their sha256 hashes", "mcp_server.tokens"),
+    "demo": ("run the built-in demo: sandbox upstream, bridge, a real MCP client", "mcp_server.commands.demo"),
+    "stdio": ("serve MCP over stdio (Claude Desktop, supergateway --stdio)", "mcp_server.commands.stdio"),
+    "serve": ("serve MCP over Streamable HTTP and HTTP+SSE", "mcp_server.commands.serve"),
+    "check-config": (
+        "validate a settings file and print the agents it defines",
+        "mcp_server.commands.check_config",
+    ),
+    "token": ("create client tokens and their sha256 hashes", "mcp_server.commands.token"),
     "sandbox": ("run the local CustomGPT-compatible test and demo upstream", "mcp_server.sandbox.cli"),
 }
 

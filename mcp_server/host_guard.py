@@ -33,11 +33,11 @@ class HostOriginGuard:
                 421, "This bridge does not answer to that Host name; add it to server.public_hosts if it is yours."
             )
         origin = headers.get("origin")
-        if origin is not None and origin.lower() not in (f"http://{host}", f"https://{host}"):
-            if not _allowed(origin, self._origins):
-                return Refusal(
-                    403, "Requests from that Origin are not allowed; add it to server.allowed_origins if it is yours."
-                )
+        same_origin = origin is not None and origin.lower() in (f"http://{host}", f"https://{host}")
+        if origin is not None and not same_origin and not _allowed(origin, self._origins):
+            return Refusal(
+                403, "Requests from that Origin are not allowed; add it to server.allowed_origins if it is yours."
+            )
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -36,7 +36,7 @@ from mcp_server.auth import (
     presented_credential,
     same_principal,
 )
-from mcp_server.server import AgentView
+from mcp_server.mcp_face import AgentView
 from mcp_server.session_limits import StreamCounter
 
 _SESSION_IN_ENDPOINT: Final = re.compile(rb"session_id=([0-9a-f]{32})")

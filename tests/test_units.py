@@ -14,7 +14,7 @@ from mcp_server.errors import (
     UpstreamRateLimitError,
     UpstreamServerError,
 )
-from mcp_server.http import status_error
+from mcp_server.upstream import status_error
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from mcp_server.backends.base import Backend
 from mcp_server.backends.customgpt import CustomGPTBackend
 from mcp_server.backends.openai import COMPLETIONS_PATH, OpenAIBackend
 from mcp_server.config import AgentConfig, BackendConfig
-from mcp_server.http import UpstreamClient
+from mcp_server.upstream import UpstreamClient
 
 
 def create_client(config: BackendConfig) -> UpstreamClient:

@@ -24,8 +24,8 @@ from mcp_server.backends.base import (
     Transcript,
 )
 from mcp_server.errors import UpstreamError, UpstreamProtocolError, UpstreamServerError
-from mcp_server.http import ScopedClient, event_json
 from mcp_server.ids import is_citation_id, is_conversation_id, segment
+from mcp_server.upstream import ScopedClient, event_json
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from mcp_server.backends.base import (
     Transcript,
 )
 from mcp_server.errors import UpstreamNotFoundError, UpstreamProtocolError, UpstreamServerError
-from mcp_server.http import ScopedClient, event_json
+from mcp_server.upstream import ScopedClient, event_json
 
 HISTORY_MESSAGES: Final = 20
 MAX_CONVERSATIONS: Final = 10_000

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from starlette.datastructures import Headers
 
-from mcp_server.app import host_patterns, security_settings
 from mcp_server.config import BridgeConfig, ServerConfig
 from mcp_server.host_guard import HostOriginGuard
+from mcp_server.http_app import host_patterns, security_settings
 
 
 @pytest.mark.parametrize(

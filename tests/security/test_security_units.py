@@ -10,9 +10,9 @@ import pytest
 
 from mcp_server.conversations import ConversationSeal, derive_key
 from mcp_server.errors import UpstreamPathError
-from mcp_server.http import UpstreamClient, sanitised, status_error
 from mcp_server.ids import is_conversation_id, segment
 from mcp_server.log_redaction import SessionIdFilter
+from mcp_server.upstream import UpstreamClient, sanitised, status_error
 
 pytestmark = pytest.mark.anyio
 

@@ -13,10 +13,10 @@ from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
-from mcp_server.app import create_app
 from mcp_server.config import BridgeConfig, add_config_argument, load
 from mcp_server.connection_limits import head_timeout_protocol
 from mcp_server.errors import ConfigError
+from mcp_server.http_app import create_app
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     uvicorn_config = uvicorn.Config(
-        create_app(config) if args.workers == 1 else "mcp_server.serve:worker_app",
+        create_app(config) if args.workers == 1 else "mcp_server.commands.serve:worker_app",
         factory=args.workers > 1,
         workers=args.workers,
         # Never uvicorn's "trace", which logs each ASGI scope with its ?token= query string.

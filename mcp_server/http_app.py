@@ -45,13 +45,13 @@ from mcp_server.auth import (
     presented_credential,
 )
 from mcp_server.backends import create_backend
+from mcp_server.commands.stdio import call_settings
 from mcp_server.config import AgentConfig, BridgeConfig, agent_tools
 from mcp_server.conversations import seal_for
 from mcp_server.host_guard import HostOriginGuard
-from mcp_server.server import AgentView, build_server
+from mcp_server.mcp_face import AgentView, build_server
 from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
-from mcp_server.stdio import call_settings
 
 logger = logging.getLogger(__name__)
 

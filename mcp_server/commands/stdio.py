@@ -18,7 +18,7 @@ from mcp.server.stdio import stdio_server
 from mcp_server.agents import EVERYTHING, AgentRegistry
 from mcp_server.config import BridgeConfig, add_config_argument, load
 from mcp_server.conversations import seal_for
-from mcp_server.server import AgentView, CallSettings, build_server
+from mcp_server.mcp_face import AgentView, CallSettings, build_server
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The `agent-bridge` subcommands, one module each (see `mcp_server.cli.COMMANDS`)."""
