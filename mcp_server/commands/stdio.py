@@ -1,18 +1,27 @@
 """`agent-bridge stdio`: every configured agent over stdin/stdout (Claude Desktop, supergateway --stdio).
 
-Logs go to stderr only. The process ends cleanly at end of input and on SIGTERM or SIGINT.
+Logs go to stderr only. The process ends cleanly, with exit code 0, at end of input and on SIGTERM or
+SIGINT: the server is cancelled, the upstream connections are closed, and nothing waits for input.
+stdin is read by a daemon thread (see `DaemonStdin`), so a read blocked on a silent client neither
+delays the exit nor keeps the process alive.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import logging
 import os
 import signal
+import sys
 import threading
+from collections.abc import AsyncIterator
 from typing import Final
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
+from anyio.streams.memory import MemoryObjectSendStream
 from mcp.server.stdio import stdio_server
 
 from mcp_server.agents import EVERYTHING, AgentRegistry
@@ -22,7 +31,7 @@ from mcp_server.mcp_face import AgentView, CallSettings, build_server
 
 logger = logging.getLogger(__name__)
 
-SIGNAL_GRACE_SECONDS: Final = 1.0
+_READ_SIZE: Final = 65536
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +44,55 @@ def call_settings(config: BridgeConfig) -> CallSettings:
     )
 
 
+class DaemonStdin(anyio.AsyncFile[str]):
+    """Lines of a file descriptor (stdin), read by a daemon thread and handed to the event loop.
+
+    The SDK reads stdin with `anyio.wrap_file`, whose reads run in a worker thread that cancellation
+    waits for and that the interpreter joins at exit: one read blocked on a client that sends
+    nothing holds the process. Here a cancelled read returns at once, and the thread, a daemon
+    reading the raw descriptor (no buffered-reader lock to trip over at shutdown), dies with the
+    process. Lines are decoded as UTF-8 with replacement, like the SDK's own reader.
+    """
+
+    def __init__(self, fd: int = 0) -> None:
+        super().__init__(sys.stdin)  # satisfies the SDK's type; only the iteration below is used
+        self._fd = fd
+
+    async def readline(self) -> str:  # pragma: no cover - the SDK only iterates
+        async for line in self:
+            return line
+        return ""
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        send, receive = anyio.create_memory_object_stream[str](0)
+        token = anyio.lowlevel.current_token()
+        threading.Thread(target=self._read, args=(send, token), name="stdin reader", daemon=True).start()
+        async with receive:
+            async for line in receive:
+                yield line
+
+    def _read(self, send: MemoryObjectSendStream[str], token: anyio.lowlevel.EventLoopToken) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending = ""
+        try:
+            while True:
+                try:
+                    chunk = os.read(self._fd, _READ_SIZE)
+                except OSError:
+                    chunk = b""
+                pending += decoder.decode(chunk, final=not chunk)
+                *lines, pending = pending.split("\n")
+                if not chunk and pending:
+                    lines, pending = [*lines, pending], ""
+                for line in lines:
+                    anyio.from_thread.run(send.send, line + "\n", token=token)
+                if not chunk:
+                    break
+            anyio.from_thread.run_sync(send.close, token=token)
+        except (RuntimeError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return  # the server stopped listening (or the event loop is gone): nothing to deliver to
+
+
 async def serve_stdio(config: BridgeConfig) -> None:
     async with AgentRegistry.open(config) as registry:
         view = AgentView(tuple(registry.visible(EVERYTHING)), EVERYTHING)
@@ -44,18 +102,16 @@ async def serve_stdio(config: BridgeConfig) -> None:
 
             async def stop_on_signal() -> None:
                 with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                    async for _ in signals:
-                        logger.info("signal received; shutting down")
-                        # The stdin reader sits in a thread that cancellation cannot interrupt; give
-                        # in-flight work a moment, then leave without waiting for that read.
-                        threading.Timer(SIGNAL_GRACE_SECONDS, os._exit, args=(0,)).start()
+                    async for signum in signals:
+                        logger.info("%s received; shutting down", signal.Signals(signum).name)
                         tg.cancel_scope.cancel()
                         return
 
             tg.start_soon(stop_on_signal)
-            async with stdio_server() as (read_stream, write_stream):
+            async with stdio_server(stdin=DaemonStdin()) as (read_stream, write_stream):
                 await server.run(read_stream, write_stream, server.create_initialization_options())
-            tg.cancel_scope.cancel()
+            tg.cancel_scope.cancel()  # end of input
+    logger.info("stdio server stopped; upstream connections closed")
 
 
 def run(args: argparse.Namespace) -> int:

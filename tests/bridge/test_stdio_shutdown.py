@@ -1,0 +1,81 @@
+"""`agent-bridge stdio` leaves promptly and cleanly: on SIGTERM/SIGINT and at end of input, with exit code 0,
+after closing its upstream connections (no forced exit that skips cleanup)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.support.sandbox_process import SandboxProcess
+
+INITIALIZE = (
+    b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
+    b'"capabilities":{},"clientInfo":{"name":"t","version":"1"}}}\n'
+)
+STOPPED = "stdio server stopped"  # logged at info once the upstream connection pools are closed
+
+
+def _spawn(sandbox: SandboxProcess) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mcp_server", "--log-level", "info", "stdio"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={
+            "CUSTOMGPT_BASE_URL": sandbox.url,
+            "CUSTOMGPT_API_KEY": "sandbox-key",
+            "CUSTOMGPT_PROJECT_IDS": "1",
+            "PATH": "/usr/bin:/bin",
+        },
+    )
+
+
+def _serving(process: subprocess.Popen[bytes]) -> None:
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(INITIALIZE)
+    process.stdin.flush()
+    assert b'"id":1' in process.stdout.readline()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_stdio_at_once_after_cleanup(sandbox: SandboxProcess, sig: signal.Signals) -> None:
+    """The stdin reader blocked in a read does not hold the process: it exits well under a second after
+    the signal, with 0, having logged that it stopped (its cleanup ran)."""
+    process = _spawn(sandbox)
+    try:
+        _serving(process)  # stdin stays open: the reader is blocked in a read
+        started = time.monotonic()
+        process.send_signal(sig)
+        process.wait(timeout=15)
+        elapsed = time.monotonic() - started
+        assert process.stderr is not None
+        log = process.stderr.read().decode()
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0, log
+    assert elapsed < 0.9, f"took {elapsed:.2f} s to exit after {sig.name}"
+    assert STOPPED in log, log
+
+
+def test_end_of_input_stops_stdio_at_once_after_cleanup(sandbox: SandboxProcess) -> None:
+    process = _spawn(sandbox)
+    try:
+        _serving(process)
+        assert process.stdin is not None
+        started = time.monotonic()
+        process.stdin.close()
+        process.wait(timeout=15)
+        elapsed = time.monotonic() - started
+        assert process.stderr is not None
+        log = process.stderr.read().decode()
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0, log
+    assert elapsed < 0.9, f"took {elapsed:.2f} s to exit at end of input"
+    assert STOPPED in log, log
