@@ -1,4 +1,8 @@
-"""The agent registry: which agents exist, and which of them (and which tools) a caller may use."""
+"""The agents: which exist, what a caller may use of them, and the one place that builds an `Agent`.
+
+`build_agent` is the only constructor callers use: for configured agents, for agents renamed after
+their upstream project at start-up, and for passthrough callers' agents.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,21 @@ import logging
 import re
 from collections.abc import AsyncGenerator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Final
 
 import anyio
 
-from mcp_server.backends import Backend, create_backend, create_client
-from mcp_server.config import TOOL_NAMES, BridgeConfig, agent_tools
+from mcp_server.backends import KINDS, AgentTarget, Backend, create_backend, create_client
+from mcp_server.config import AgentConfig, BridgeConfig, agent_tools
+from mcp_server.conversations import ConversationSeal, derive_key
 from mcp_server.errors import UpstreamError
+from mcp_server.operations import TOOLS, ResourceOperation
 from mcp_server.upstream import UpstreamClient
 
 logger = logging.getLogger(__name__)
 
-PROFILE_TIMEOUT_SECONDS = 10.0
+PROFILE_TIMEOUT_SECONDS: Final = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +69,39 @@ EVERYTHING = AccessScope(label="local", reveals_config=True)
 """The operator's own access: stdio, and an HTTP bridge with no tokens (loopback only)."""
 
 
+@dataclass(frozen=True, slots=True)
+class AgentView:
+    """The agents one request may use, and who is asking. A view of exactly one agent names its tools
+    without a prefix."""
+
+    agents: tuple[Agent, ...]
+    scope: AccessScope
+    principal: str = "local"  # conversations belong to the principal that started them
+
+    def tool_name(self, agent: Agent, tool: str) -> str:
+        return tool if len(self.agents) == 1 else f"{agent.name}_{tool}"
+
+    def tools(self) -> list[tuple[str, Agent, str]]:
+        return [(self.tool_name(a, tool), a, tool) for a in self.agents for tool in a.tools if self.allows(a, tool)]
+
+    def find_tool(self, name: str) -> tuple[Agent, str] | None:
+        return next(((agent, tool) for n, agent, tool in self.tools() if n == name), None)
+
+    def agent(self, name: str) -> Agent | None:
+        return next((a for a in self.agents if a.name == name), None)
+
+    def allows(self, agent: Agent, tool: str) -> bool:
+        """Whether the caller may use `tool` of `agent`."""
+        return tool in agent.tools and self.scope.allows_tool(agent.name, tool)
+
+    def offers(self, agent: Agent, resource: ResourceOperation) -> bool:
+        """Whether the caller may read `resource` of `agent`: its backend can serve it, and the caller may
+        use the tool that shows the same data."""
+        if resource.needs is not None and resource.needs not in type(agent.backend).CAPABILITIES:
+            return False
+        return resource.gate is None or self.allows(agent, resource.gate)
+
+
 def slug(text: str) -> str:
     """A valid agent name from an upstream project name."""
     value = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
@@ -72,10 +112,39 @@ def default_description(title: str) -> str:
     return f"the '{title}' knowledge base, a hosted RAG agent that answers from its indexed documents"
 
 
+def build_agent(
+    config: AgentConfig, kind: str, client: UpstreamClient, *, title: str | None = None, api_key: str | None = None
+) -> Agent:
+    """The one constructor of an `Agent`: the configured agent on its backend's shared pool, with
+    `title` (from the upstream) and `api_key` (passthrough) when given."""
+    shown = title or config.title or config.name
+    target = AgentTarget(config.project_id, config.model, config.agent_id, config.system_prompt)
+    tools = agent_tools(config, kind)
+    assert all(t in TOOLS for t in tools)  # the configuration allows only registry names
+    return Agent(
+        name=config.name,
+        title=shown,
+        description=config.description or default_description(shown),
+        project_id=config.project_id,
+        tools=tools,
+        backend=create_backend(kind, target, client, api_key),
+    )
+
+
+def seal_for(config: BridgeConfig) -> ConversationSeal:
+    """The conversation seal every worker and replica with this configuration shares."""
+    if config.server.secret is not None:
+        return ConversationSeal(derive_key([config.server.secret.get_secret_value()]))
+    return ConversationSeal(derive_key(b.api_key.get_secret_value() for b in config.backends.values()))
+
+
 class AgentRegistry:
-    def __init__(self, agents: Iterable[Agent], clients: dict[str, UpstreamClient] | None = None) -> None:
+    def __init__(
+        self, config: BridgeConfig, agents: Iterable[Agent], clients: dict[str, UpstreamClient] | None = None
+    ) -> None:
+        self._config = config
         self._agents = {a.name: a for a in agents}
-        self.clients: dict[str, UpstreamClient] = dict(clients or {})  # one pool per backend, by backend name
+        self._clients: dict[str, UpstreamClient] = dict(clients or {})  # one pool per backend, by backend name
         self._by_project = {a.project_id: a for a in self._agents.values() if a.project_id is not None}
 
     def __len__(self) -> int:
@@ -90,6 +159,19 @@ class AgentRegistry:
     def visible(self, scope: AccessScope) -> list[Agent]:
         return [a for a in self._agents.values() if scope.allows_agent(a.name)]
 
+    def passthrough_agent(self, project_id: int, upstream_key: str) -> Agent | None:
+        """A CustomGPT project on the caller's own key, over the backend's shared pool. It is named
+        `project-<id>` and shows nothing of the configured agents (no names, titles or descriptions).
+        None when no CustomGPT backend is configured."""
+        backends = self._config.backends
+        configured = (a.backend for a in self._config.agents if a.project_id == project_id)
+        customgpt = (name for name, b in backends.items() if b.kind == "customgpt")
+        backend_name = next((n for n in configured if backends[n].kind == "customgpt"), next(customgpt, None))
+        if backend_name is None:
+            return None
+        config = AgentConfig(name=f"project-{project_id}", project_id=project_id, title=f"Project {project_id}")
+        return build_agent(config, "customgpt", self._clients[backend_name], api_key=upstream_key)
+
     @classmethod
     @asynccontextmanager
     async def open(cls, config: BridgeConfig) -> AsyncGenerator[AgentRegistry]:
@@ -99,30 +181,16 @@ class AgentRegistry:
             for name, backend_config in config.backends.items():
                 clients[name] = create_client(backend_config)
                 stack.push_async_callback(clients[name].aclose)
-            agents: list[Agent] = []
-            for agent_config in config.agents:
-                backend = create_backend(
-                    config.backends[agent_config.backend], agent_config, clients[agent_config.backend]
-                )
-                agents.append(
-                    Agent(
-                        name=agent_config.name,
-                        title=agent_config.title or agent_config.name,
-                        description=agent_config.description
-                        or default_description(agent_config.title or agent_config.name),
-                        project_id=agent_config.project_id,
-                        tools=agent_tools(agent_config, config.backends[agent_config.backend].kind),
-                        backend=backend,
-                    )
-                )
+            agents = [build_agent(a, config.backends[a.backend].kind, clients[a.backend]) for a in config.agents]
             if config.discover_agent_names:
                 agents = await _discover_names(agents)
-            yield cls(agents, clients)
+            yield cls(config, agents, clients)
 
 
 async def _discover_names(agents: list[Agent]) -> list[Agent]:
-    """Name each agent after its upstream project; keep `project-<id>` when the upstream cannot say."""
-    resolved: dict[str, Agent] = {}
+    """Name each agent after its upstream project; keep `project-<id>` when the upstream cannot say.
+    Two projects with the same name keep apart as `<name>-<project id>`."""
+    profiles: dict[str, tuple[str, str | None]] = {}
 
     async def resolve(agent: Agent) -> None:
         try:
@@ -132,16 +200,8 @@ async def _discover_names(agents: list[Agent]) -> list[Agent]:
             logger.warning(
                 "could not read project %s from the upstream (%s); calling it %s", agent.project_id, exc, agent.name
             )
-            resolved[agent.name] = agent
             return
-        resolved[agent.name] = Agent(
-            name=slug(profile.title),
-            title=profile.title,
-            description=profile.description or default_description(profile.title),
-            project_id=agent.project_id,
-            tools=agent.tools,
-            backend=agent.backend,
-        )
+        profiles[agent.name] = (profile.title, profile.description)
 
     async with anyio.create_task_group() as tg:
         for agent in agents:
@@ -149,19 +209,25 @@ async def _discover_names(agents: list[Agent]) -> list[Agent]:
     out: list[Agent] = []
     seen: set[str] = set()
     for agent in agents:
-        candidate = resolved[agent.name]
-        if candidate.name in seen:  # two projects with the same name: keep them apart
-            candidate = Agent(
-                f"{candidate.name}-{agent.project_id}",
-                candidate.title,
-                candidate.description,
-                candidate.project_id,
-                candidate.tools,
-                candidate.backend,
-            )
-        seen.add(candidate.name)
-        out.append(candidate)
+        if agent.name in profiles:
+            title, description = profiles[agent.name]
+            name = slug(title)
+            if name in seen:
+                name = f"{name}-{agent.project_id}"
+            agent = replace(agent, name=name, title=title, description=description or default_description(title))
+        seen.add(agent.name)
+        out.append(agent)
     return out
 
 
-__all__ = ["EVERYTHING", "TOOL_NAMES", "AccessScope", "Agent", "AgentRegistry", "slug"]
+__all__ = [
+    "EVERYTHING",
+    "KINDS",
+    "AccessScope",
+    "Agent",
+    "AgentRegistry",
+    "AgentView",
+    "build_agent",
+    "seal_for",
+    "slug",
+]

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from mcp_server.agents import EVERYTHING, AccessScope
 from mcp_server.config import TokenConfig
+from mcp_server.errors import Refusal
 
 OPEN_PRINCIPAL: Final = "open"
 
@@ -34,25 +35,22 @@ HOW_TO_PASS_A_TOKEN: Final = (
 )
 
 
-class Refusal(Exception):
-    """An HTTP-level refusal (401/403/404/503) with the JSON body a client should read."""
+_ERROR_CODES: Final = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    421: "misdirected_request",
+    429: "too_many_requests",
+    503: "unavailable",
+}
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
-    def response(self) -> Response:
-        headers = {"WWW-Authenticate": 'Bearer realm="agent-bridge"'} if self.status == 401 else None
-        error = {
-            400: "bad_request",
-            401: "unauthorized",
-            403: "forbidden",
-            404: "not_found",
-            421: "misdirected_request",
-            429: "too_many_requests",
-            503: "unavailable",
-        }.get(self.status, "error")
-        return JSONResponse({"error": error, "message": str(self)}, status_code=self.status, headers=headers)
+def refusal_response(refusal: Refusal) -> Response:
+    """The JSON body (and `WWW-Authenticate` for a 401) a client shows for a refusal."""
+    headers = {"WWW-Authenticate": 'Bearer realm="agent-bridge"'} if refusal.status == 401 else None
+    error = _ERROR_CODES.get(refusal.status, "error")
+    return JSONResponse({"error": error, "message": str(refusal)}, status_code=refusal.status, headers=headers)
 
 
 def hash_token(token: str) -> str:

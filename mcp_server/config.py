@@ -24,16 +24,11 @@ from typing import Annotated, Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mcp_server.backends import KINDS, BackendConfig, with_default_kind
 from mcp_server.errors import ConfigError
+from mcp_server.operations import TOOL_NAMES, tools_for
 
 AGENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,47}$"
-TOOL_NAMES = ("ask", "search_citations", "list_sources")
-BACKEND_TOOLS: dict[str, tuple[str, ...]] = {"customgpt": TOOL_NAMES, "openai": ("ask",), "codegpt": ("ask",)}
-DEFAULT_BASE_URLS: dict[str, str] = {
-    "customgpt": "https://app.customgpt.ai",
-    "openai": "https://api.openai.com/v1",
-    "codegpt": "https://api.codegpt.co/api/v1",
-}
 DEFAULT_CUSTOMGPT_URL = "https://app.customgpt.ai"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -42,33 +37,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class BackendConfig(_Strict):
-    """An upstream API and its credentials."""
-
-    kind: Literal["customgpt", "openai", "codegpt"] = "customgpt"
-    api_key: SecretStr
-    base_url: str = DEFAULT_CUSTOMGPT_URL  # the default follows `kind`; see _default_base_url
-    timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
-    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-    max_connections: int = Field(default=100, ge=1, le=10_000)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_base_url(cls, data: object) -> object:
-        if not isinstance(data, dict):
-            return data
-        table = cast(dict[str, Any], data)
-        kind = table.get("kind", "customgpt")
-        if "base_url" not in table and kind in DEFAULT_BASE_URLS:
-            return {**table, "base_url": DEFAULT_BASE_URLS[kind]}
-        return table
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://, e.g. https://app.customgpt.ai")
-        return value.rstrip("/")
+def kind_tools(kind: str) -> tuple[str, ...]:
+    """Every tool a backend kind can serve, from the operations registry and the kind's capabilities."""
+    return tools_for(KINDS[kind].capabilities)
 
 
 class AgentConfig(_Strict):
@@ -76,19 +47,27 @@ class AgentConfig(_Strict):
 
     name: Annotated[str, Field(pattern=AGENT_NAME_PATTERN)]
     backend: str = "customgpt"
-    project_id: int | None = Field(default=None, gt=0)
+    project_id: int | None = Field(default=None, gt=0, le=10**18, strict=True)  # true is not project 1
     model: str | None = None  # openai backends
     agent_id: str | None = None  # codegpt backends
     system_prompt: str | None = None
     title: str | None = None
     description: str | None = None
     # None: every tool the backend supports.
-    tools: tuple[Literal["ask", "search_citations", "list_sources"], ...] | None = None
+    tools: tuple[str, ...] | None = None
+
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        unknown = [t for t in value or () if t not in TOOL_NAMES]
+        if unknown:
+            raise ValueError(f"unknown tool {', '.join(unknown)}; the tools are {', '.join(TOOL_NAMES)}")
+        return value
 
 
 def agent_tools(agent: AgentConfig, kind: str) -> tuple[str, ...]:
     """The tools an agent exposes: those configured, else all its backend supports."""
-    return tuple(agent.tools) if agent.tools is not None else BACKEND_TOOLS[kind]
+    return tuple(agent.tools) if agent.tools is not None else kind_tools(kind)
 
 
 class TokenConfig(_Strict):
@@ -132,6 +111,18 @@ class BridgeConfig(_Strict):
     # True when agents came from CUSTOMGPT_PROJECT_IDS: names/descriptions are resolved upstream.
     discover_agent_names: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_backend_kinds(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        table = cast(dict[str, Any], data)
+        backends = table.get("backends")
+        if not isinstance(backends, dict):
+            return table
+        tables = cast(dict[str, Any], backends)
+        return {**table, "backends": {name: with_default_kind(b) for name, b in tables.items()}}
+
     @model_validator(mode="after")
     def _references(self) -> BridgeConfig:
         names: set[str] = set()
@@ -146,17 +137,16 @@ class BridgeConfig(_Strict):
                     f"add a [backends.{agent.backend}] table"
                 )
             kind = self.backends[agent.backend].kind
-            if kind == "customgpt" and agent.project_id is None:
-                raise ValueError(f"agents[{i}].project_id: required for a customgpt backend (the project's number)")
-            if kind == "openai" and not agent.model:
-                raise ValueError(f"agents[{i}].model: required for an openai backend (e.g. gpt-4o)")
-            if kind == "codegpt" and not agent.agent_id:
-                raise ValueError(f"agents[{i}].agent_id: required for a codegpt backend (the agent's id)")
-            unsupported = set(agent.tools or ()) - set(BACKEND_TOOLS[kind])
+            spec = KINDS[kind]
+            if not getattr(agent, spec.target_field):
+                raise ValueError(
+                    f"agents[{i}].{spec.target_field}: required for a {kind} backend ({spec.target_example})"
+                )
+            unsupported = set(agent.tools or ()) - set(kind_tools(kind))
             if unsupported:
                 raise ValueError(
-                    f"agents[{i}].tools: {', '.join(sorted(unsupported))} not available on a {kind} backend; "
-                    f"use {list(BACKEND_TOOLS[kind])}"
+                    f"agents[{i}].tools: {', '.join(sorted(unsupported))} not available on the {kind} backend; "
+                    f"use {list(kind_tools(kind))}"
                 )
         token_names = [t.name for t in self.tokens]
         for i, token in enumerate(self.tokens):
@@ -207,10 +197,17 @@ def _location(loc: tuple[str | int, ...]) -> str:
 def _validation_message(exc: ValidationError, source: str) -> str:
     lines: list[str] = []
     for err in exc.errors():
-        where = _location(tuple(err["loc"]))
+        loc = tuple(err["loc"])
+        if len(loc) > 2 and loc[0] == "backends" and loc[2] in KINDS:  # the union's tag, not a key
+            loc = loc[:2] + loc[3:]
+        where = _location(loc)
         msg = str(err["msg"]).removeprefix("Value error, ")
+        if not loc and ": " in msg:  # a cross-field check names its own key path
+            where, msg = msg.split(": ", 1)
         if err["type"] == "extra_forbidden":
             msg = "unknown key; check its spelling against configs/agent-bridge.toml"
+        if err["type"] == "union_tag_invalid":
+            where, msg = f"{where}.kind", f"not a backend kind; use one of {', '.join(KINDS)}"
         lines.append(f"{where}: {msg}")
     return f"{source}: " + "; ".join(lines)
 
@@ -225,9 +222,15 @@ def parse_config(data: Mapping[str, Any], *, source: str, env: Mapping[str, str]
 
 def load_file(path: Path, env: Mapping[str, str] | None = None) -> BridgeConfig:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a byte-order mark is fine
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found; pass an existing file to --config") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; pass the settings file itself to --config") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: not readable by this user; check the file's permissions") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     return parse_config(data, source=str(path), env=env)

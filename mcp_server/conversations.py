@@ -18,7 +18,6 @@ import hmac
 from collections.abc import Iterable
 from typing import Final
 
-from mcp_server.config import BridgeConfig
 from mcp_server.ids import is_conversation_id
 
 TAG_HEX_DIGITS: Final = 24  # 96 bits
@@ -55,10 +54,3 @@ class ConversationSeal:
         if not hmac.compare_digest(tag, self._tag(principal, agent, upstream_id)):
             return None
         return upstream_id
-
-
-def seal_for(config: BridgeConfig) -> ConversationSeal:
-    """The seal every worker and replica with this configuration shares."""
-    if config.server.secret is not None:
-        return ConversationSeal(derive_key([config.server.secret.get_secret_value()]))
-    return ConversationSeal(derive_key(b.api_key.get_secret_value() for b in config.backends.values()))

@@ -5,18 +5,20 @@ Every error knows the sentence a user (or the model reading a tool result) shoul
 
     BridgeError
     ├── ConfigError                 bad settings file or environment; `agent-bridge` exits 2
-    ├── AuthError                   a client presented no token or a bad one (HTTP 401)
-    │   └── ScopeError              a valid token asked for an agent or tool outside its scope (HTTP 403)
-    ├── ToolInputError              arguments a tool cannot use (unknown agent, empty question, ...)
-    └── UpstreamError               the agent's REST API did not give a usable answer
-        ├── UpstreamAuthError       401/403: the upstream key is wrong or lacks access
-        ├── UpstreamNotFoundError   404: the project, conversation or citation does not exist
-        ├── UpstreamRateLimitError  429: out of credits or throttled; carries `retry_after`
-        ├── UpstreamServerError     5xx: the upstream failed; retrying later may help
-        ├── UpstreamTimeoutError    no answer before the deadline
-        ├── UpstreamConnectionError the connection failed or dropped mid-response
-        ├── UpstreamProtocolError   a body that is not what the API promises (malformed JSON, cut stream)
-        └── UpstreamPathError       a request that would leave the agent's part of the upstream API (never sent)
+    ├── Refusal                     an HTTP request refused before it reaches MCP: `status` is 400 (bad
+    │                               request), 401 (no or bad token), 404 (no such agent for this token),
+    │                               421/403 (Host/Origin), 429 (per-token cap), 503 (not ready)
+    └── CallError                   a tool call or resource read that fails in a way the model can act on
+        ├── NotFoundError           a conversation, page or id that does not exist for this caller
+        └── UpstreamError           the agent's REST API did not give a usable answer
+            ├── UpstreamAuthError       401/403: the upstream key is wrong or lacks access
+            ├── UpstreamNotFoundError   404: the project, conversation or citation does not exist
+            ├── UpstreamRateLimitError  429: out of credits or throttled; carries `retry_after`
+            ├── UpstreamServerError     5xx: the upstream failed; retrying later may help
+            ├── UpstreamTimeoutError    no answer before the deadline
+            ├── UpstreamConnectionError the connection failed or dropped mid-response
+            ├── UpstreamProtocolError   a body that is not what the API promises (malformed JSON, cut stream)
+            └── UpstreamPathError       a request that would leave the agent's part of the upstream API (never sent)
 """
 
 from __future__ import annotations
@@ -30,20 +32,16 @@ class ConfigError(BridgeError):
     """The configuration cannot be used; the message names the key path and the fix."""
 
 
-class AuthError(BridgeError):
-    """The client's token is missing or not one we know."""
+class Refusal(BridgeError):
+    """An HTTP-level refusal with the status to answer and the sentence a client should show."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
-class ScopeError(AuthError):
-    """The client's token is valid but not allowed to use this agent or tool."""
-
-
-class ToolInputError(BridgeError):
-    """A tool was called with arguments it cannot use."""
-
-
-class UpstreamError(BridgeError):
-    """The agent's REST API failed. `agent` names the agent for the message."""
+class CallError(BridgeError):
+    """A call failed; `for_agent` is the sentence a model reads. `status` mirrors HTTP where one fits."""
 
     def __init__(self, message: str, *, agent: str = "", status: int | None = None) -> None:
         super().__init__(message)
@@ -53,6 +51,15 @@ class UpstreamError(BridgeError):
     def for_agent(self, agent: str) -> str:
         """The sentence a model reads: which agent failed, why, and what to do."""
         return f"Agent '{agent}': {self}"
+
+
+class NotFoundError(CallError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=404)
+
+
+class UpstreamError(CallError):
+    """The agent's REST API failed."""
 
 
 class UpstreamAuthError(UpstreamError):

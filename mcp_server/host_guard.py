@@ -12,7 +12,8 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mcp_server.auth import Refusal
+from mcp_server.auth import refusal_response
+from mcp_server.errors import Refusal
 
 
 def _allowed(value: str, patterns: list[str]) -> bool:
@@ -44,6 +45,6 @@ class HostOriginGuard:
         if scope["type"] == "http":
             refused = self.refusal(Headers(scope=scope))
             if refused is not None:
-                await refused.response()(scope, receive, send)
+                await refusal_response(refused)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcp_server.agents import Agent, AgentRegistry, default_description
+from mcp_server.agents import AgentRegistry, seal_for
 from mcp_server.auth import (
     HOW_TO_PASS_A_TOKEN,
     OPEN_PRINCIPAL,
@@ -43,11 +43,10 @@ from mcp_server.auth import (
     TokenBook,
     passthrough_identity,
     presented_credential,
+    refusal_response,
 )
-from mcp_server.backends import create_backend
 from mcp_server.commands.stdio import call_settings
-from mcp_server.config import AgentConfig, BridgeConfig, agent_tools
-from mcp_server.conversations import seal_for
+from mcp_server.config import BridgeConfig
 from mcp_server.host_guard import HostOriginGuard
 from mcp_server.mcp_face import AgentView, build_server
 from mcp_server.session_limits import FairSessionManager, StreamCounter
@@ -68,7 +67,7 @@ class _Guarded:
         try:
             await self._handler(scope, receive, send)
         except Refusal as refusal:
-            await refusal.response()(scope, receive, send)
+            await refusal_response(refusal)(scope, receive, send)
 
 
 async def cancel_on_disconnect(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
@@ -225,28 +224,9 @@ class BridgeApp:
             raise Refusal(404, "That is not a CustomGPT project id (a positive number).")
         if not is_plausible_upstream_key(upstream_key):
             raise Refusal(401, f"The token is not valid. {HOW_TO_PASS_A_TOKEN}")
-        registry = self._registry()
-        backend_name = next(
-            (
-                a.backend
-                for a in self.config.agents
-                if a.project_id == project_id and self.config.backends[a.backend].kind == "customgpt"
-            ),
-            next((n for n, b in self.config.backends.items() if b.kind == "customgpt"), None),
-        )
-        if backend_name is None:
+        agent = self._registry().passthrough_agent(project_id, upstream_key)
+        if agent is None:
             raise Refusal(404, "Passthrough needs a [backends.*] table of kind 'customgpt' for the upstream URL.")
-        backend_config = self.config.backends[backend_name]
-        agent_config = AgentConfig(name=f"project-{project_id}", project_id=project_id)
-        title = f"Project {project_id}"
-        agent = Agent(
-            name=agent_config.name,
-            title=title,
-            description=default_description(title),
-            project_id=project_id,
-            tools=agent_tools(agent_config, backend_config.kind),
-            backend=create_backend(backend_config, agent_config, registry.clients[backend_name], api_key=upstream_key),
-        )
         identity = passthrough_identity(upstream_key)
         return AgentView((agent,), identity.scope, identity.principal)
 

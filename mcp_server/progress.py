@@ -77,7 +77,7 @@ class ProgressRelay:
                 failure = exc
             finally:
                 tg.cancel_scope.cancel()
+        await self._settle()  # an error result, too, must not land right after a notification
         if failure is not None:
             raise failure
-        await self._settle()
         return outcome[0]

@@ -196,7 +196,9 @@ class UpstreamClient:
             try:
                 response = await self._client.get(path, params=params, headers=headers)
             except (httpx2.TransportError, httpx2.TimeoutException) as exc:
-                if attempt < GET_ATTEMPTS and not isinstance(exc, httpx2.TimeoutException | httpx2.PoolTimeout):
+                # A GET that never connected is the safest retry of all; other timeouts already waited long.
+                never_connected = isinstance(exc, httpx2.ConnectTimeout)
+                if attempt < GET_ATTEMPTS and (never_connected or not isinstance(exc, httpx2.TimeoutException)):
                     logger.debug("GET failed with %s; retrying", type(exc).__name__)
                     await anyio.sleep(RETRY_BACKOFF_SECONDS * attempt)
                     continue

@@ -1,14 +1,23 @@
-"""The backend interface and the shapes it returns.
+"""The backend interface: settings every kind shares, the capabilities a backend can state, and the
+shapes it returns.
 
-A backend speaks one upstream wire format and knows nothing of MCP; the MCP layer knows nothing of
-any wire format. Everything crossing this seam is one of the frozen dataclasses below.
+A backend speaks one upstream wire format and knows nothing of MCP or any other face; the faces know
+nothing of any wire format. Everything crossing this seam is one of the frozen dataclasses below.
+
+A backend states what it can do in `CAPABILITIES` and implements the protocol of each capability
+(`Asks`, `SearchesCitations`, ...); it never stubs a method it cannot serve. The operations registry
+offers an agent only the operations whose capability its backend states.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+Capability = Literal["ask", "search", "sources", "citations", "transcripts"]
 
 OnDelta = Callable[[str], Awaitable[None]]
 """Called with each new piece of answer text while the upstream streams."""
@@ -90,19 +99,75 @@ class Transcript:
     messages: tuple[Message, ...] = field(default=())
 
 
+class BackendSettings(BaseModel):
+    """What every backend kind is configured with: the upstream API and its key. Each kind subclasses
+    it with its own `kind` literal (the discriminator) and default `base_url`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_key: SecretStr = Field(min_length=1)
+    base_url: str
+    timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    max_connections: int = Field(default=100, ge=1, le=10_000)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://, e.g. https://app.customgpt.ai")
+        return value.rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTarget:
+    """Which agent on the upstream, in the words of each kind (only its own field is set)."""
+
+    project_id: int | None = None  # customgpt
+    model: str | None = None  # openai
+    agent_id: str | None = None  # codegpt
+    system_prompt: str | None = None
+
+
 class Backend(Protocol):
     """One agent on one upstream. Methods raise `mcp_server.errors.UpstreamError` subclasses."""
 
+    CAPABILITIES: ClassVar[frozenset[Capability]]
+
     async def profile(self) -> AgentProfile: ...
-
-    async def ask(self, question: str, conversation_id: str | None, on_delta: OnDelta | None) -> Answer: ...
-
-    async def search_citations(self, query: str, limit: int) -> tuple[Citation, ...]: ...
-
-    async def list_sources(self, page: int) -> SourceListing: ...
 
     async def settings(self) -> AgentSettings: ...
 
+
+@runtime_checkable
+class Asks(Backend, Protocol):
+    async def ask(self, question: str, conversation_id: str | None, on_delta: OnDelta | None) -> Answer: ...
+
+
+@runtime_checkable
+class SearchesCitations(Backend, Protocol):
+    async def search_citations(self, query: str, limit: int) -> tuple[Citation, ...]: ...
+
+
+@runtime_checkable
+class ListsSources(Backend, Protocol):
+    async def list_sources(self, page: int) -> SourceListing: ...
+
+
+@runtime_checkable
+class ReadsCitations(Backend, Protocol):
     async def citation(self, citation_id: str) -> Citation: ...
 
+
+@runtime_checkable
+class ReadsTranscripts(Backend, Protocol):
     async def transcript(self, conversation_id: str) -> Transcript: ...
+
+
+CAPABILITY_PROTOCOLS: dict[Capability, type[object]] = {
+    "ask": Asks,
+    "search": SearchesCitations,
+    "sources": ListsSources,
+    "citations": ReadsCitations,
+    "transcripts": ReadsTranscripts,
+}

@@ -7,7 +7,7 @@ empty objects), so everything read here goes through the tolerant readers at the
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from typing import Any, ClassVar, Final, Literal
 
 import anyio
 
@@ -15,6 +15,8 @@ from mcp_server.backends.base import (
     AgentProfile,
     AgentSettings,
     Answer,
+    BackendSettings,
+    Capability,
     Citation,
     Message,
     OnDelta,
@@ -23,7 +25,7 @@ from mcp_server.backends.base import (
     SourceListing,
     Transcript,
 )
-from mcp_server.errors import UpstreamError, UpstreamProtocolError, UpstreamServerError
+from mcp_server.errors import UpstreamError, UpstreamNotFoundError, UpstreamProtocolError, UpstreamServerError
 from mcp_server.ids import is_citation_id, is_conversation_id, segment
 from mcp_server.upstream import ScopedClient, event_json
 
@@ -32,6 +34,16 @@ logger = logging.getLogger(__name__)
 PAGES_PER_LISTING: Final = 20
 CONVERSATION_NAME_LENGTH: Final = 80
 SEARCH_CONVERSATION_NAME: Final = "agent-bridge citation search"
+DEFAULT_BASE_URL: Final = "https://app.customgpt.ai"
+
+
+class CustomGPTSettings(BackendSettings):
+    """`kind = "customgpt"`: the native CustomGPT.ai API; its agents name a `project_id`."""
+
+    kind: Literal["customgpt"] = "customgpt"
+    base_url: str = DEFAULT_BASE_URL
+
+
 TRANSCRIPT_PAGE_LIMIT: Final = 5
 OPERATOR_SETTINGS: Final = frozenset({"persona_instructions"})  # the operator's prompt
 
@@ -39,11 +51,12 @@ OPERATOR_SETTINGS: Final = frozenset({"persona_instructions"})  # the operator's
 class CustomGPTBackend:
     """One CustomGPT project, reached through a client confined to `api/v1/projects/<its id>`."""
 
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset({"ask", "search", "sources", "citations", "transcripts"})
+
     def __init__(self, client: ScopedClient, project_id: int) -> None:
         self._client = client
         self._project_id = project_id
         self._base = f"api/v1/projects/{segment(project_id)}"
-        self._search_conversation: str | None = None
 
     async def profile(self) -> AgentProfile:
         project = _data(await self._client.get_json(self._base))
@@ -65,11 +78,11 @@ class CustomGPTBackend:
         return Answer(text=text, conversation_id=session_id, message_id=message_id, citations=citations)
 
     async def search_citations(self, query: str, limit: int) -> tuple[Citation, ...]:
-        # CustomGPT has no search endpoint: ask the agent in one reused conversation and keep the
-        # sources it cited. This costs one query credit per search.
-        if self._search_conversation is None:
-            self._search_conversation = await self._new_conversation(SEARCH_CONVERSATION_NAME)
-        path = f"{self._base}/conversations/{segment(self._search_conversation)}/messages"
+        # CustomGPT has no search endpoint: ask the agent and keep the sources it cited (one query
+        # credit per search). Each search has a conversation of its own, so no caller's searches mix
+        # with another's upstream and concurrent searches never race over a shared one.
+        conversation = await self._new_conversation(SEARCH_CONVERSATION_NAME)
+        path = f"{self._base}/conversations/{segment(conversation)}/messages"
         message = _data(await self._client.post_json(path, {"prompt": query, "response_source": "own_content"}))
         return await self._resolve(_ids(message.get("citations"))[:limit])
 
@@ -173,19 +186,25 @@ class CustomGPTBackend:
         )
 
     async def _resolve(self, citation_ids: tuple[str, ...]) -> tuple[Citation, ...]:
-        """Fetch each cited source concurrently; a source that cannot be fetched keeps just its id."""
+        """Fetch each cited source concurrently. A source that is gone (404) keeps just its id; any other
+        failure (a refused key, rate limiting, an outage) fails the call, so the model reads why."""
         found: dict[str, Citation] = {}
+        failures: list[UpstreamError] = []
 
         async def fetch(cid: str) -> None:
             try:
                 found[cid] = await self.citation(cid)
-            except UpstreamError as exc:
-                logger.debug("citation %s of project %s not resolved: %s", cid, self._project_id, type(exc).__name__)
+            except UpstreamNotFoundError:
+                logger.debug("citation %s of project %s is gone upstream", cid, self._project_id)
                 found[cid] = Citation(id=cid)
+            except UpstreamError as exc:  # raised below, after the group, as itself (not in a group)
+                failures.append(exc)
 
         async with anyio.create_task_group() as tg:
             for cid in dict.fromkeys(citation_ids):
                 tg.start_soon(fetch, cid)
+        if failures:
+            raise failures[0]
         return tuple(found[cid] for cid in dict.fromkeys(citation_ids))
 
 

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from typing import Any, Final, cast
+from typing import Any, ClassVar, Final, Literal, cast
 
 from mcp_server.backends.base import (
     AgentProfile,
     AgentSettings,
     Answer,
+    BackendSettings,
+    Capability,
     Citation,
     Message,
     OnDelta,
-    SourceListing,
     Transcript,
 )
 from mcp_server.errors import UpstreamNotFoundError, UpstreamProtocolError, UpstreamServerError
@@ -32,9 +33,25 @@ MAX_CONVERSATIONS: Final = 10_000
 COMPLETIONS_PATH: Final = "chat/completions"
 
 
+class OpenAISettings(BackendSettings):
+    """`kind = "openai"`: any OpenAI-compatible chat-completions API; its agents name a `model`."""
+
+    kind: Literal["openai"] = "openai"
+    base_url: str = "https://api.openai.com/v1"
+
+
+class CodeGPTSettings(BackendSettings):
+    """`kind = "codegpt"`: CodeGPT's agents API; its agents name an `agent_id`."""
+
+    kind: Literal["codegpt"] = "codegpt"
+    base_url: str = "https://api.codegpt.co/api/v1"
+
+
 class OpenAIBackend:
     """`agent_fields` name the agent in each request: `{"model": ...}` for OpenAI-compatible APIs,
     `{"agentId": ..., "format": "json"}` for CodeGPT, whose chat API has the same shape otherwise."""
+
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset({"ask", "transcripts"})
 
     def __init__(
         self, client: ScopedClient, agent_fields: dict[str, str], title: str, system_prompt: str | None = None
@@ -102,12 +119,6 @@ class OpenAIBackend:
         while len(self._conversations) > MAX_CONVERSATIONS:
             self._conversations.popitem(last=False)
 
-    async def search_citations(self, query: str, limit: int) -> tuple[Citation, ...]:
-        raise UpstreamProtocolError("an OpenAI-compatible agent has no source search; use ask.")
-
-    async def list_sources(self, page: int) -> SourceListing:
-        raise UpstreamProtocolError("an OpenAI-compatible agent has no source listing.")
-
     async def settings(self) -> AgentSettings:
         public = {"model": self._agent_fields["model"]} if "model" in self._agent_fields else {}
         operator: dict[str, Any] = {k: v for k, v in self._agent_fields.items() if k not in public}
@@ -116,9 +127,6 @@ class OpenAIBackend:
         return AgentSettings(
             public={**public, "conversation_memory_messages": HISTORY_MESSAGES, "streaming": True}, operator=operator
         )
-
-    async def citation(self, citation_id: str) -> Citation:
-        raise UpstreamNotFoundError("an OpenAI-compatible agent cannot look citations up.", status=404)
 
     async def transcript(self, conversation_id: str) -> Transcript:
         history = self._conversations.get(conversation_id)

@@ -24,10 +24,9 @@ import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectSendStream
 from mcp.server.stdio import stdio_server
 
-from mcp_server.agents import EVERYTHING, AgentRegistry
+from mcp_server.agents import EVERYTHING, AgentRegistry, AgentView, seal_for
 from mcp_server.config import BridgeConfig, add_config_argument, load
-from mcp_server.conversations import seal_for
-from mcp_server.mcp_face import AgentView, CallSettings, build_server
+from mcp_server.mcp_face import CallSettings, build_server
 
 logger = logging.getLogger(__name__)
 

@@ -82,7 +82,7 @@ async def test_openai_compatible_agent_streams_and_keeps_conversations(sandbox: 
     [
         (
             {"name": "a", "backend": "compat", "model": "m", "tools": ["list_sources"]},
-            "not available on a openai backend",
+            "not available on the openai backend",
         ),
         ({"name": "a", "backend": "compat"}, r"agents\[0\]\.model: required"),
         ({"name": "a", "backend": "native"}, r"agents\[0\]\.project_id: required"),

@@ -243,7 +243,7 @@ async def test_bad_ids_and_pages_are_one_clear_sentence(bridge: BridgeProcess) -
     assert crlf.is_error and "conversation_id: not a conversation id" in _text(crlf)
     assert "X-Injected" not in _text(crlf)
     assert "Resource not found: this URI" in str(huge_page.value) and "9999999999" not in str(huge_page.value)
-    assert "Resource not found" in str(big_page.value)
+    assert "no page 999999" in str(big_page.value)
     assert result.is_error and "page:" in _text(result)
 
 

@@ -280,3 +280,39 @@ def test_a_missing_file_says_to_pass_an_existing_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_file(path, env={})
     _assert_names(str(caught.value), str(path), "not found", "--config")
+
+
+# -- files a person saves in odd ways -------------------------------------------------------------------
+
+
+def test_a_byte_order_mark_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b'\xef\xbb\xbf[backends.customgpt]\napi_key = "k"\n')
+    assert load_file(path, env={}).backends["customgpt"].kind == "customgpt"
+
+
+def test_unreadable_files_are_a_config_error_not_a_traceback(tmp_path: Path) -> None:
+    folder = tmp_path / "folder.toml"
+    folder.mkdir()
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b'[server]\nhost = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_file(folder, env={})
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_file(latin1, env={})
+
+
+def test_true_is_not_project_one() -> None:
+    message = _message(
+        {"backends": CUSTOMGPT, "agents": [{"name": "a", "project_id": True}]},
+    )
+    _assert_names(message, "agents[0].project_id")
+
+
+def test_an_empty_api_key_is_refused_at_once() -> None:
+    _assert_names(_message({"backends": {"customgpt": {"api_key": ""}}}), "backends.customgpt.api_key")
+
+
+def test_cross_field_checks_name_their_key_path_first() -> None:
+    message = _message({"backends": CUSTOMGPT, "agents": [{"name": "a"}]})
+    assert message.startswith("bridge.toml: agents[0].project_id: required"), message

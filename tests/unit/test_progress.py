@@ -199,3 +199,19 @@ async def test_cancelling_the_call_cancels_the_work_and_the_heartbeat() -> None:
     await anyio.sleep(0.08)
     assert relay.sent == sent
     assert finished == []
+
+
+async def test_an_error_result_also_waits_the_gap_after_the_last_notification() -> None:
+    """A stream cut after a piece becomes an error result; it must not land right after that piece either."""
+    reporter = Reporter()
+    gap = 0.15
+    relay = ProgressRelay(reporter, keepalive=10.0, gap=gap)
+
+    async def work(on_delta: OnDelta) -> str:
+        await on_delta("a piece")
+        raise ValueError("cut")
+
+    with pytest.raises(ValueError, match="cut"):
+        await relay.run(work)
+    (*_, last_sent) = reporter.seen[-1]
+    assert anyio.current_time() - last_sent >= gap * 0.95
