@@ -266,7 +266,8 @@ class BridgeApp:
                 logger.warning("no tokens configured: every client that can reach this address may use every agent")
             if self.config.server.passthrough:
                 logger.warning("passthrough is on: /projects/{id}/ URLs accept callers' own upstream keys")
-            yield
+            with self.sse.closing_idle_streams_on_signal():  # idle SSE streams never hold a shutdown
+                yield
             self.registry = None
 
     def starlette(self) -> Starlette:

@@ -9,19 +9,33 @@ credential stays where the client put it, and reaches only the client that prese
 
 Each stream path (`/sse`, `/agents/{agent}/sse`, `/projects/{id}/sse`) gets its own SDK transport and
 messages path next to it, so a session id is only ever accepted on the messages path of its stream.
+
+Shutdown: on SIGTERM/SIGINT (`closing_idle_streams_on_signal`) every stream with no call in flight
+ends at once, so idle clients do not hold the server's graceful shutdown; a stream still owing the
+answer to a call ends as soon as it has sent it (uvicorn's `server.shutdown_grace_seconds` bounds
+the wait).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
-from dataclasses import dataclass
-from typing import Any, Final
+import signal
+import threading
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType, TracebackType
+from typing import Any, Final, Self
 from urllib.parse import quote
 
 import anyio
+import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.server.sse import SseServerTransport
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared._stream_protocols import ReadStream, WriteStream
+from mcp.shared.message import SessionMessage
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
@@ -48,6 +62,98 @@ class SseBinding:
     view: AgentView
 
 
+@dataclass(eq=False, slots=True)
+class _LiveStream:
+    """One open SSE stream: its server run, and the client requests it still owes an answer."""
+
+    scope: anyio.CancelScope
+    calls: set[types.RequestId] = field(default_factory=set[types.RequestId])
+    closing: bool = False
+
+    def close_when_idle(self) -> None:
+        self.closing = True
+        if not self.calls:
+            self.scope.cancel()
+
+    def received(self, item: SessionMessage | Exception) -> None:
+        if not isinstance(item, SessionMessage):
+            return
+        message = item.message
+        if isinstance(message, types.JSONRPCRequest):
+            self.calls.add(message.id)
+        elif isinstance(message, types.JSONRPCNotification) and message.method == "notifications/cancelled":
+            request_id = (message.params or {}).get("requestId")
+            if isinstance(request_id, int | str):  # a cancelled request gets no answer
+                self.answered(request_id)
+
+    def answered(self, request_id: types.RequestId | None) -> None:
+        if request_id is not None:
+            self.calls.discard(request_id)
+        if self.closing and not self.calls:
+            self.scope.cancel()
+
+
+class _TrackedReader:
+    """The server's read stream, noting each client request as owed (a `ReadStream`)."""
+
+    def __init__(self, inner: ReadStream[SessionMessage | Exception], live: _LiveStream) -> None:
+        self._inner = inner
+        self._live = live
+
+    @property
+    def last_context(self) -> object:  # the SDK restores the sender's context from it
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> SessionMessage | Exception:
+        item = await self._inner.receive()
+        self._live.received(item)
+        return item
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class _TrackedWriter:
+    """The server's write stream, noting each answer sent as no longer owed (a `WriteStream`)."""
+
+    def __init__(self, inner: WriteStream[SessionMessage], live: _LiveStream) -> None:
+        self._inner = inner
+        self._live = live
+
+    async def send(self, item: SessionMessage, /) -> None:
+        await self._inner.send(item)
+        if isinstance(item.message, types.JSONRPCResponse | types.JSONRPCError):
+            self._live.answered(item.message.id)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
 def messages_path(stream_path: str) -> str:
     """`/agents/support/sse` -> `/agents/support/messages/`."""
     return stream_path.rsplit("/", 1)[0] + "/messages/"
@@ -70,6 +176,8 @@ class SseSessions:
         self._transports: dict[str, SseServerTransport] = {}
         self._streams: dict[str, int] = {}  # open streams per messages path; a path's transport goes with its last
         self._bindings: dict[str, SseBinding] = {}
+        self._live: set[_LiveStream] = set()
+        self._closing = False
 
     def _transport(self, path: str) -> SseServerTransport:
         transport = self._transports.get(path)
@@ -82,6 +190,8 @@ class SseSessions:
 
     async def stream(self, scope: Scope, receive: Receive, send: Send, identity: Identity, view: AgentView) -> None:
         """Serve one SSE stream (the GET) for `identity`, who sees `view`."""
+        if self._closing:
+            raise Refusal(503, "The bridge is shutting down; open the stream again in a moment.")
         with self._open.holding(identity):
             await self._stream(scope, receive, send, identity, view)
 
@@ -106,10 +216,23 @@ class SseSessions:
                     message = {**message, "body": body[: found.end()] + echo + body[found.end() :]}
             await send(message)
 
+        live = _LiveStream(anyio.CancelScope())
+        self._live.add(live)
         try:
             async with transport.connect_sse(scope, receive, bind_session) as (read_stream, write_stream):
-                await self._server.run(read_stream, write_stream, self._server.create_initialization_options())
+                if self._closing:
+                    live.close_when_idle()
+                with live.scope:
+                    await self._server.run(
+                        _TrackedReader(read_stream, live),
+                        _TrackedWriter(write_stream, live),
+                        self._server.create_initialization_options(),
+                    )
+                # Closing the write side ends the event stream cleanly (after anything already sent)
+                # when the run was cut short by shutdown; otherwise it is closed already.
+                await write_stream.aclose()
         finally:
+            self._live.discard(live)
             if session:
                 self._bindings.pop(session[0], None)
             self._streams[path] -= 1
@@ -141,6 +264,38 @@ class SseSessions:
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             # The stream ended between the lookup and the hand-over; nothing was answered yet.
             await _no_session()(scope, receive, send)
+
+    def close_idle_streams(self) -> None:
+        """Shutdown: end every stream with no call in flight now, and each other one once it has answered."""
+        self._closing = True
+        for live in list(self._live):
+            live.close_when_idle()
+
+    @contextmanager
+    def closing_idle_streams_on_signal(self) -> Generator[None]:
+        """While open, SIGTERM and SIGINT also call `close_idle_streams`, after the handler already there
+        (uvicorn's, which starts its graceful shutdown). Only in the main thread, over a Python handler."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        chained: dict[int, Callable[[int, FrameType | None], Any]] = {}
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            loop.call_soon_threadsafe(self.close_idle_streams)
+            chained[signum](signum, frame)
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(sig)
+            if callable(previous):
+                chained[sig] = previous
+                signal.signal(sig, handler)
+        try:
+            yield
+        finally:
+            for sig, previous in chained.items():
+                if signal.getsignal(sig) is handler:
+                    signal.signal(sig, previous)
 
 
 def _no_session() -> JSONResponse:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import math
 import os
+import signal
 import socket
-from typing import Final
+from types import FrameType
+from typing import Final, NoReturn
 
 import uvicorn
 from sse_starlette.sse import AppStatus
@@ -78,12 +81,26 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _exit_cleanly(signum: int, frame: FrameType | None) -> NoReturn:
+    raise SystemExit(0)
+
+
+def grace_seconds(config: BridgeConfig) -> int:
+    """uvicorn's graceful-shutdown timeout: whole seconds, rounded up; 0 cancels what is running at once
+    (uvicorn reads `None`, not 0, as "wait forever")."""
+    return math.ceil(config.server.shutdown_grace_seconds)
+
+
 def run(args: argparse.Namespace) -> int:
     config = effective_config(args)
     # sse-starlette cuts every event stream the moment SIGTERM arrives, which would drop the answer of
-    # a call still streaming on its POST. Let uvicorn's graceful shutdown (bounded by
-    # server.shutdown_grace_seconds) wait for those responses instead.
+    # a call still streaming on its stream. Let uvicorn's graceful shutdown (bounded by
+    # server.shutdown_grace_seconds) wait for those responses instead; the app ends idle SSE streams
+    # at once itself (sse_transport), so they do not hold the shutdown.
     AppStatus.disable_automatic_graceful_drain()
+    # A SIGTERM is a request to stop: exit 0, whether it arrives before uvicorn takes over the signal
+    # or is re-raised by uvicorn once its graceful shutdown is done.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     sock = _bind(config.server.host, config.server.port)
     sock.listen(2048)  # accept (queue) connections from the moment the ready line is printed
     host, port = sock.getsockname()[:2]
@@ -95,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         # Never uvicorn's "trace", which logs each ASGI scope with its ?token= query string.
         log_level=args.log_level if getattr(args, "log_level", None) in ("debug", "info", "error") else "warning",
         access_log=False,  # an access log would record ?token= query strings
-        timeout_graceful_shutdown=int(config.server.shutdown_grace_seconds) or None,
+        timeout_graceful_shutdown=grace_seconds(config),
         # Slow clients: each request head must arrive within server.header_timeout_seconds (uvicorn's
         # keep-alive timer is cancelled by the first trickled byte, so it cannot do this) ...
         http=head_timeout_protocol(config.server.header_timeout_seconds),
@@ -117,4 +134,5 @@ def run(args: argparse.Namespace) -> int:
 
 def worker_app() -> Starlette:
     """The app factory each worker process calls (`--workers N`); the socket is already bound."""
+    AppStatus.disable_automatic_graceful_drain()  # as in `run`: a fresh process, sse-starlette's default again
     return create_app(with_host(load(None), os.environ.get(_HOST_OVERRIDE)))
