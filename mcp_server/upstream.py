@@ -236,7 +236,7 @@ class UpstreamClient:
     @asynccontextmanager
     async def stream_events(
         self, path: str, body: Mapping[str, Any], params: Params | None = None, headers: Headers | None = None
-    ) -> AsyncGenerator[AsyncIterator[httpx2.ServerSentEvent]]:
+    ) -> AsyncGenerator[AsyncGenerator[httpx2.ServerSentEvent]]:
         """POST and read the response as server-sent events. Leaving the block closes the connection."""
         request = self._client.build_request(
             "POST", path, json=dict(body), params=params, headers={**(headers or {}), "Accept": "text/event-stream"}
@@ -249,11 +249,15 @@ class UpstreamClient:
             if not response.is_success:
                 await response.aread()
                 raise status_error(response)
-            yield self._events(response)
+            events = self._events(response)
+            try:
+                yield events
+            finally:  # a reader that stops early (finish frame, error, cancellation) leaves it suspended
+                await events.aclose()
         finally:
             await response.aclose()
 
-    async def _events(self, response: httpx2.Response) -> AsyncIterator[httpx2.ServerSentEvent]:
+    async def _events(self, response: httpx2.Response) -> AsyncGenerator[httpx2.ServerSentEvent]:
         try:
             async for event in httpx2.EventSource(response):
                 yield event

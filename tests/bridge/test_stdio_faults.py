@@ -110,47 +110,47 @@ def _spawn_stdio(sandbox: SandboxProcess) -> subprocess.Popen[bytes]:
 
 
 def test_stdio_exits_cleanly_at_end_of_input(sandbox: SandboxProcess) -> None:
-    process = _spawn_stdio(sandbox)
-    out, err = process.communicate(input=b"", timeout=30)
-    assert process.returncode == 0, err.decode()
-    assert out == b""  # nothing but protocol messages may reach stdout
+    with _spawn_stdio(sandbox) as process:  # closes the pipes on the way out
+        out, err = process.communicate(input=b"", timeout=30)
+        assert process.returncode == 0, err.decode()
+        assert out == b""  # nothing but protocol messages may reach stdout
 
 
 def test_stdio_exits_cleanly_on_sigterm(sandbox: SandboxProcess) -> None:
-    process = _spawn_stdio(sandbox)
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(
-        b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
-        b'"capabilities":{},"clientInfo":{"name":"t","version":"1"}}}\n'
-    )
-    process.stdin.flush()
-    assert b'"id":1' in process.stdout.readline()  # serving: now stop it
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=15)
-    assert process.returncode == 0, process.stderr.read().decode() if process.stderr else ""
+    with _spawn_stdio(sandbox) as process:  # closes the pipes on the way out
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(
+            b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
+            b'"capabilities":{},"clientInfo":{"name":"t","version":"1"}}}\n'
+        )
+        process.stdin.flush()
+        assert b'"id":1' in process.stdout.readline()  # serving: now stop it
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+        assert process.returncode == 0, process.stderr.read().decode() if process.stderr else ""
 
 
 def test_malformed_json_rpc_gets_an_error_and_the_session_survives(sandbox: SandboxProcess) -> None:
-    process = _spawn_stdio(sandbox)
-    lines = [
-        b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
-        b'"capabilities":{},"clientInfo":{"name":"t","version":"1"}}}',
-        b'{"jsonrpc":"2.0","method":"notifications/initialized"}',
-        b"{this is not json",
-        b'{"jsonrpc":"2.0","id":2,"method":"tools/list"}',
-    ]
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(b"\n".join(lines) + b"\n")
-    process.stdin.flush()
-    # Read until the reply to the request after the malformed line; closing stdin first would race
-    # the server's shutdown at end of input against that reply.
-    replies: list[str] = []
-    while not any('"id":2' in r for r in replies):
-        line = process.stdout.readline().decode()
-        assert line, f"the server closed its output after {replies}"
-        replies.append(line)
-    out, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err.decode()
-    replies += out.decode().splitlines()
-    assert any('"id":2' in r and '"tools"' in r for r in replies), replies
-    assert "Traceback" not in err.decode()
+    with _spawn_stdio(sandbox) as process:  # closes the pipes on the way out
+        lines = [
+            b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
+            b'"capabilities":{},"clientInfo":{"name":"t","version":"1"}}}',
+            b'{"jsonrpc":"2.0","method":"notifications/initialized"}',
+            b"{this is not json",
+            b'{"jsonrpc":"2.0","id":2,"method":"tools/list"}',
+        ]
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(b"\n".join(lines) + b"\n")
+        process.stdin.flush()
+        # Read until the reply to the request after the malformed line; closing stdin first would race
+        # the server's shutdown at end of input against that reply.
+        replies: list[str] = []
+        while not any('"id":2' in r for r in replies):
+            line = process.stdout.readline().decode()
+            assert line, f"the server closed its output after {replies}"
+            replies.append(line)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 0, err.decode()
+        replies += out.decode().splitlines()
+        assert any('"id":2' in r and '"tools"' in r for r in replies), replies
+        assert "Traceback" not in err.decode()

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+import anyio
 import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
@@ -34,22 +35,32 @@ def test_demo_stdio_run_prints_answer_sources_and_snippet() -> None:
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.anyio
-async def test_demo_serves_http_with_the_snippets_it_prints() -> None:
+def _start_demo() -> tuple[subprocess.Popen[str], str]:
+    """Start `agent-bridge demo` and read its output up to the line that says it is serving."""
     demo = subprocess.Popen(
         [sys.executable, "-m", "mcp_server", "demo", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
+    assert demo.stdout is not None
+    lines: list[str] = []
+    for line in demo.stdout:
+        lines.append(line)
+        if line.startswith("Press Ctrl-C"):
+            break
+    return demo, "".join(lines)
+
+
+def _stop(demo: subprocess.Popen[str]) -> int:
+    demo.send_signal(signal.SIGTERM)
+    return demo.wait(timeout=30)
+
+
+@pytest.mark.anyio
+async def test_demo_serves_http_with_the_snippets_it_prints() -> None:
+    demo, out = await anyio.to_thread.run_sync(_start_demo)
     try:
-        assert demo.stdout is not None
-        lines: list[str] = []
-        for line in demo.stdout:
-            lines.append(line)
-            if line.startswith("Press Ctrl-C"):
-                break
-        out = "".join(lines)
         sse_url = re.search(r'"url": "(http://[^"]+/sse\?token=[^"]+)"', out)
         assert sse_url, out
         for client_name in ("Cursor", "Windsurf", "supergateway", "mcp-remote", "n8n"):
@@ -62,6 +73,5 @@ async def test_demo_serves_http_with_the_snippets_it_prints() -> None:
         assert isinstance(result.structured_content, dict)
         assert "macOS" in result.structured_content["answer"]
     finally:
-        demo.send_signal(signal.SIGTERM)
-        demo.wait(timeout=30)
-    assert demo.returncode == 0
+        returncode = await anyio.to_thread.run_sync(_stop, demo)
+    assert returncode == 0

@@ -79,3 +79,5 @@ def running_bridge_logging_to(config: Path, log: Path, level: str = "debug") -> 
         finally:
             process.terminate()
             process.wait(timeout=30)
+            assert process.stdout is not None
+            process.stdout.close()

@@ -77,6 +77,13 @@ def _stop(process: subprocess.Popen[str]) -> None:
             process.wait()
 
 
+def _close_pipes(process: subprocess.Popen[str]) -> None:
+    """Close our ends of the child's pipes once it has exited (its reader thread then sees EOF)."""
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
 @contextmanager
 def running_sandbox(*extra_args: str, api_key: str = "sandbox-key") -> Generator[SandboxProcess]:
     """Run `agent-bridge sandbox --port 0 --api-key KEY EXTRA_ARGS...` until the block ends."""
@@ -88,7 +95,8 @@ def running_sandbox(*extra_args: str, api_key: str = "sandbox-key") -> Generator
             found: list[str] = []
             seen: list[str] = []
             ready = threading.Event()
-            threading.Thread(target=_read_ready_line, args=(process.stdout, found, seen, ready), daemon=True).start()
+            reader = threading.Thread(target=_read_ready_line, args=(process.stdout, found, seen, ready), daemon=True)
+            reader.start()
             ready.wait(READY_TIMEOUT)
             if not found:
                 _stop(process)
@@ -100,3 +108,4 @@ def running_sandbox(*extra_args: str, api_key: str = "sandbox-key") -> Generator
             yield SandboxProcess(url=found[0], api_key=api_key, process=process)
         finally:
             _stop(process)
+            _close_pipes(process)
