@@ -141,7 +141,12 @@ class Backend(Protocol):
 
 @runtime_checkable
 class Asks(Backend, Protocol):
-    async def ask(self, question: str, conversation_id: str | None, on_delta: OnDelta | None) -> Answer: ...
+    async def ask(
+        self, question: str, conversation_id: str | None, on_delta: OnDelta | None, *, caller: str = ""
+    ) -> Answer:
+        """`caller` names the principal asking (opaque); a backend that keeps conversations itself uses it
+        to keep one caller from crowding out the others."""
+        ...
 
 
 @runtime_checkable

@@ -63,7 +63,9 @@ class CustomGPTBackend:
         title = _text(project.get("project_name")) or f"Project {self._project_id}"
         return AgentProfile(title=title)
 
-    async def ask(self, question: str, conversation_id: str | None, on_delta: OnDelta | None) -> Answer:
+    async def ask(
+        self, question: str, conversation_id: str | None, on_delta: OnDelta | None, *, caller: str = ""
+    ) -> Answer:
         session_id = conversation_id or await self._new_conversation(question)
         path = f"{self._base}/conversations/{segment(session_id)}/messages"
         body = {"prompt": question, "response_source": "default"}

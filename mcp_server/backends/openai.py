@@ -30,6 +30,7 @@ from mcp_server.upstream import ScopedClient, event_json
 
 HISTORY_MESSAGES: Final = 20
 MAX_CONVERSATIONS: Final = 10_000
+MAX_CONVERSATIONS_PER_CALLER: Final = 1_000
 COMPLETIONS_PATH: Final = "chat/completions"
 
 
@@ -61,11 +62,14 @@ class OpenAIBackend:
         self._title = title
         self._system_prompt = system_prompt
         self._conversations: OrderedDict[str, list[dict[str, str]]] = OrderedDict()
+        self._owners: dict[str, OrderedDict[str, None]] = {}  # caller -> its conversations, oldest first
 
     async def profile(self) -> AgentProfile:
         return AgentProfile(title=self._title)
 
-    async def ask(self, question: str, conversation_id: str | None, on_delta: OnDelta | None) -> Answer:
+    async def ask(
+        self, question: str, conversation_id: str | None, on_delta: OnDelta | None, *, caller: str = ""
+    ) -> Answer:
         if conversation_id is not None and conversation_id not in self._conversations:
             raise UpstreamNotFoundError(
                 f"no conversation {conversation_id} on this bridge (conversations with OpenAI-compatible agents "
@@ -80,7 +84,7 @@ class OpenAIBackend:
             text, completion_id, citation_ids = _read_completion(await self._client.post_json(COMPLETIONS_PATH, body))
         else:
             text, completion_id, citation_ids = await self._stream(body, on_delta)
-        self._remember(conversation_id, [*history, messages[-1], {"role": "assistant", "content": text}])
+        self._remember(caller, conversation_id, [*history, messages[-1], {"role": "assistant", "content": text}])
         return Answer(
             text=text,
             conversation_id=conversation_id,
@@ -113,11 +117,22 @@ class OpenAIBackend:
             "the upstream's answer stream ended before [DONE]; the answer may be incomplete. Retry the question."
         )
 
-    def _remember(self, conversation_id: str, messages: list[dict[str, str]]) -> None:
+    def _remember(self, caller: str, conversation_id: str, messages: list[dict[str, str]]) -> None:
+        """Keep the conversation's last turns. One caller keeps at most `MAX_CONVERSATIONS_PER_CALLER`
+        (its own oldest go first), so no caller can push everyone else's conversations out."""
         self._conversations[conversation_id] = messages[-HISTORY_MESSAGES:]
         self._conversations.move_to_end(conversation_id)
+        owned = self._owners.setdefault(caller, OrderedDict())
+        owned[conversation_id] = None
+        owned.move_to_end(conversation_id)
+        while len(owned) > MAX_CONVERSATIONS_PER_CALLER:
+            self._conversations.pop(owned.popitem(last=False)[0], None)
         while len(self._conversations) > MAX_CONVERSATIONS:
-            self._conversations.popitem(last=False)
+            oldest, _ = self._conversations.popitem(last=False)
+            for name, other in list(self._owners.items()):
+                other.pop(oldest, None)
+                if not other:
+                    del self._owners[name]
 
     async def settings(self) -> AgentSettings:
         public = {"model": self._agent_fields["model"]} if "model" in self._agent_fields else {}

@@ -110,7 +110,7 @@ class ToolOperation(Generic[A, R]):
 
 async def _ask(call: Call, args: AskArgs) -> AskResult:
     upstream_id = _upstream_conversation(call, args.conversation_id) if args.conversation_id else None
-    answer = await call.needs(Asks).ask(args.question, upstream_id, call.on_delta)
+    answer = await call.needs(Asks).ask(args.question, upstream_id, call.on_delta, caller=call.principal)
     try:
         sealed = call.seal.seal(call.principal, call.agent, answer.conversation_id)
     except ValueError:
