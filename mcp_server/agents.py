@@ -11,7 +11,7 @@ import re
 from collections.abc import AsyncGenerator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Final, Literal
 
 import anyio
 
@@ -25,6 +25,7 @@ from mcp_server.upstream import UpstreamClient
 logger = logging.getLogger(__name__)
 
 PROFILE_TIMEOUT_SECONDS: Final = 10.0
+Face = Literal["agents", "chatgpt"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ class AgentView:
     agents: tuple[Agent, ...]
     scope: AccessScope
     principal: str = "local"  # conversations belong to the principal that started them
+    face: Face = "agents"  # "chatgpt": ChatGPT's connector contract (search + fetch) instead of agent tools
 
     def tool_name(self, agent: Agent, tool: str) -> str:
         return tool if len(self.agents) == 1 else f"{agent.name}_{tool}"
@@ -227,6 +229,7 @@ __all__ = [
     "Agent",
     "AgentRegistry",
     "AgentView",
+    "Face",
     "build_agent",
     "seal_for",
     "slug",

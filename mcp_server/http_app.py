@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcp_server.agents import AgentRegistry, seal_for
+from mcp_server.agents import AgentRegistry, Face, seal_for
 from mcp_server.auth import (
     HOW_TO_PASS_A_TOKEN,
     OPEN_PRINCIPAL,
@@ -189,7 +189,8 @@ class BridgeApp:
             agents = visible
             if not agents:
                 raise Refusal(403, f"Token '{identity.name}' may not use any agent on this bridge.")
-        return AgentView(tuple(agents), identity.scope, identity.principal)
+        face: Face = "chatgpt" if "/chatgpt/" in request.url.path else "agents"
+        return AgentView(tuple(agents), identity.scope, identity.principal, face)
 
     def _request_view(self, request: Request, *, query_token: bool = True) -> tuple[Identity, AgentView]:
         """The caller's identity and view; in passthrough mode a project URL may bring its own upstream key."""
@@ -274,7 +275,8 @@ class BridgeApp:
         mcp, sse = _Guarded(self.streamable_http), _Guarded(self.sse_stream)
         post = _Guarded(self.sse.message)
         routes: list[Route] = [Route("/healthz", self.healthz), Route("/readyz", self.readyz)]
-        for prefix in ("", "/agents/{agent}", "/projects/{project_id}"):
+        # `/chatgpt/...`: ChatGPT's connector contract (search + fetch) over the same agents and tokens.
+        for prefix in ("", "/agents/{agent}", "/projects/{project_id}", "/chatgpt", "/agents/{agent}/chatgpt"):
             # `/mcp/` and `/sse/` are served in place: a redirect would repeat a `?token=` in `Location`.
             routes += [
                 Route(f"{prefix}/mcp", mcp, methods=["GET", "POST", "DELETE"]),

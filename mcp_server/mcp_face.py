@@ -32,7 +32,9 @@ from mcp_server.agents import Agent, AgentView
 from mcp_server.conversations import ConversationSeal
 from mcp_server.errors import CallError
 from mcp_server.operations import RESOURCES, TOOLS, Call, ResourceOperation, ToolOperation
+from mcp_server.operations.connector import CONNECTOR_TOOLS, AgentCall, ConnectorOperation, encoded
 from mcp_server.progress import ProgressRelay
+from mcp_server.research_cache import DocumentCache
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +92,7 @@ class Runner:
     def __init__(self, settings: CallSettings, seal: ConversationSeal) -> None:
         self.settings = settings
         self.seal = seal
+        self.documents = DocumentCache()
 
     def call_for(self, view: AgentView, agent: Agent) -> Call:
         return Call(agent.name, agent.backend, view.principal, self.seal, reveals_config=view.scope.reveals_config)
@@ -141,6 +144,26 @@ class Runner:
             content=[types.TextContent(text=op.render(result))], structured_content=result.model_dump(mode="json")
         )
 
+    async def call_connector(
+        self, view: AgentView, op: ConnectorOperation, arguments: dict[str, Any]
+    ) -> types.CallToolResult:
+        try:
+            args = op.args.model_validate(arguments)
+        except ValidationError as exc:
+            return _error_result(_argument_problem(op.name, exc))
+        agents = [AgentCall(self.call_for(view, a), a.title) for a in view.agents if view.allows(a, "ask")]
+        try:
+            value = await self.within_deadline(lambda: op.run(agents, args, self.documents))
+        except TimeoutError:
+            return _error_result(self.deadline_sentence(", ".join(a.call.agent for a in agents)))
+        except CallError as exc:
+            logger.info("connector %s failed: %s", op.name, type(exc).__name__)
+            return _error_result(str(exc))
+        except Exception:
+            logger.exception("connector %s failed inside the bridge", op.name)
+            return _error_result("The bridge failed while handling this call (an internal error, logged). Retry.")
+        return types.CallToolResult(content=[types.TextContent(text=encoded(value))])
+
     async def read_resource(self, view: AgentView, uri: str) -> types.ReadResourceResult:
         match = _RESOURCE_URI.fullmatch(uri)
         agent = view.agent(match["agent"]) if match else None
@@ -176,6 +199,25 @@ def _resource(agent: Agent, op: ResourceOperation) -> types.Resource:
     )
 
 
+def connector_definition(op: ConnectorOperation, view: AgentView) -> types.Tool:
+    agents = [a for a in view.agents if view.allows(a, "ask")]
+    named = ", ".join(f"'{a.title}'" for a in agents)
+    what = f"the knowledge base {named}" if len(agents) == 1 else f"the knowledge bases {named}"
+    return types.Tool(
+        name=op.name,
+        title=op.title,
+        description=op.description.format(agents=what),
+        input_schema=op.args.model_json_schema(),
+        annotations=types.ToolAnnotations(
+            title=op.title, read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
+    )
+
+
+def _connector_offered(view: AgentView) -> bool:
+    return any(view.allows(a, "ask") for a in view.agents)
+
+
 def build_server(
     resolve_view: ViewResolver, seal: ConversationSeal, settings: CallSettings | None = None
 ) -> Server[Any]:
@@ -185,6 +227,11 @@ def build_server(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         view = resolve_view(ctx)
+        if view.face == "chatgpt":
+            offered = _connector_offered(view)
+            return types.ListToolsResult(
+                tools=[connector_definition(op, view) for op in CONNECTOR_TOOLS.values()] if offered else []
+            )
         return types.ListToolsResult(
             tools=[tool_definition(name, TOOLS[tool], agent) for name, agent, tool in view.tools()]
         )
@@ -193,6 +240,11 @@ def build_server(
         ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         view = resolve_view(ctx)
+        if view.face == "chatgpt":
+            connector = CONNECTOR_TOOLS.get(params.name) if _connector_offered(view) else None
+            if connector is None:
+                raise MCPError(types.INVALID_PARAMS, f"Unknown tool: '{params.name}'. Available tools: search, fetch.")
+            return await runner.call_connector(view, connector, dict(params.arguments or {}))
         found = view.find_tool(params.name)
         if found is None:
             available = ", ".join(n for n, _, _ in view.tools()) or "none"
