@@ -20,7 +20,7 @@ import ipaddress
 import logging
 import re
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Final
 
 import anyio
@@ -51,6 +51,7 @@ from mcp_server.host_guard import HostOriginGuard
 from mcp_server.mcp_face import AgentView, build_server
 from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
+from mcp_server.worker_relay import WorkerRelay
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +127,9 @@ def security_settings(config: BridgeConfig) -> TransportSecuritySettings:
 
 
 class BridgeApp:
-    def __init__(self, config: BridgeConfig) -> None:
+    def __init__(self, config: BridgeConfig, relay: WorkerRelay | None = None) -> None:
         self.config = config
+        self.relay = relay  # `--workers N` only: this worker's node in the SSE relay (worker_relay.py)
         self.tokens = TokenBook(config.tokens)
         self.registry: AgentRegistry | None = None
         self.security = security_settings(config)
@@ -149,6 +151,7 @@ class BridgeApp:
             config.server.max_body_bytes,
             self.tokens,
             StreamCounter(config.server.max_sessions_per_token),
+            relay,
         )
 
     # -- views ------------------------------------------------------------------------------------
@@ -252,6 +255,8 @@ class BridgeApp:
         await self.sse.stream(scope, receive, send, identity, view)
 
     async def healthz(self, request: Request) -> Response:
+        if self.relay is not None:
+            return JSONResponse({"status": "ok", "node": self.relay.node})
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
@@ -267,8 +272,11 @@ class BridgeApp:
                 logger.warning("no tokens configured: every client that can reach this address may use every agent")
             if self.config.server.passthrough:
                 logger.warning("passthrough is on: /projects/{id}/ URLs accept callers' own upstream keys")
-            with self.sse.closing_idle_streams_on_signal():  # idle SSE streams never hold a shutdown
-                yield
+            async with AsyncExitStack() as relaying:
+                if self.relay is not None:  # other workers relay this worker's SSE messages to it
+                    await relaying.enter_async_context(self.relay.serving(app))
+                with self.sse.closing_idle_streams_on_signal():  # idle SSE streams never hold a shutdown
+                    yield
             self.registry = None
 
     def starlette(self) -> Starlette:
@@ -321,6 +329,6 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(config: BridgeConfig) -> Starlette:
+def create_app(config: BridgeConfig, relay: WorkerRelay | None = None) -> Starlette:
     """The whole HTTP surface: every route, one MCP server, one Streamable HTTP session manager."""
-    return BridgeApp(config).starlette()
+    return BridgeApp(config, relay).starlette()

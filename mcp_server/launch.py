@@ -129,3 +129,7 @@ def running(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        stderr.text(wait=2)  # the child is gone: its pipes are at end of file
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()

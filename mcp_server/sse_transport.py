@@ -52,6 +52,7 @@ from mcp_server.auth import (
 )
 from mcp_server.mcp_face import AgentView
 from mcp_server.session_limits import StreamCounter
+from mcp_server.worker_relay import WorkerRelay, is_node_id
 
 _SESSION_IN_ENDPOINT: Final = re.compile(rb"session_id=([0-9a-f]{32})")
 
@@ -167,12 +168,14 @@ class SseSessions:
         max_body_bytes: int,
         tokens: TokenBook,
         streams: StreamCounter,
+        relay: WorkerRelay | None = None,
     ) -> None:
         self._server = server
         self._security = security
         self._max_body_bytes = max_body_bytes
         self._tokens = tokens
         self._open = streams
+        self._relay = relay  # `--workers N`: streams name their worker (`&node=`), POSTs are relayed to it
         self._transports: dict[str, SseServerTransport] = {}
         self._streams: dict[str, int] = {}  # open streams per messages path; a path's transport goes with its last
         self._bindings: dict[str, SseBinding] = {}
@@ -203,6 +206,8 @@ class SseSessions:
         session: list[str] = []
         query_token = credential_in_query(request)
         echo = b"&token=" + quote(query_token, safe="").encode() if query_token else b""
+        if self._relay is not None:
+            echo = b"&node=" + self._relay.node.encode() + echo
 
         async def bind_session(message: Message) -> None:
             # The first event names the session's POST URL; bind that session to this caller, and
@@ -242,6 +247,14 @@ class SseSessions:
     async def message(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Accept one client message (the POST) for the session it names, as the session's caller."""
         request = Request(scope, receive)
+        node = request.query_params.get("node")
+        if self._relay is not None and node is not None and node != self._relay.node:
+            if not is_node_id(node):
+                await _no_session()(scope, receive, send)
+                return
+            # The stream lives in another worker, which authenticates this request like a direct one.
+            await self._relay.forward(node, scope, receive, send)
+            return
         transport = self._transports.get(request.url.path)
         binding = self._bindings.get(request.query_params.get("session_id", ""))
         if transport is None or binding is None:

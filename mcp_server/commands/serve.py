@@ -6,8 +6,10 @@ import argparse
 import ipaddress
 import math
 import os
+import shutil
 import signal
 import socket
+import tempfile
 from types import FrameType
 from typing import Final, NoReturn
 
@@ -20,6 +22,7 @@ from mcp_server.config import BridgeConfig, add_config_argument, load
 from mcp_server.connection_limits import head_timeout_protocol
 from mcp_server.errors import ConfigError
 from mcp_server.http_app import create_app
+from mcp_server.worker_relay import SOCKETS_DIR_ENV, WorkerRelay
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,14 +128,21 @@ def run(args: argparse.Namespace) -> int:
             os.environ["AGENT_BRIDGE_CONFIG"] = str(args.config)
         os.environ[_HOST_OVERRIDE] = config.server.host
     print(f"agent-bridge serving on http://{shown}:{port}", flush=True)
-    if args.workers > 1:
-        Multiprocess(uvicorn_config, sockets=[sock]).run()
-    else:
+    if args.workers == 1:
         uvicorn.Server(uvicorn_config).run(sockets=[sock])
+        return 0
+    # SSE across workers: each worker listens on its own Unix socket in this private directory, and
+    # relays a message POST for another worker's stream there (worker_relay.py).
+    sockets_dir = tempfile.mkdtemp(prefix="agent-bridge-workers-")
+    os.environ[SOCKETS_DIR_ENV] = sockets_dir
+    try:
+        Multiprocess(uvicorn_config, sockets=[sock]).run()
+    finally:
+        shutil.rmtree(sockets_dir, ignore_errors=True)
     return 0
 
 
 def worker_app() -> Starlette:
     """The app factory each worker process calls (`--workers N`); the socket is already bound."""
     AppStatus.disable_automatic_graceful_drain()  # as in `run`: a fresh process, sse-starlette's default again
-    return create_app(with_host(load(None), os.environ.get(_HOST_OVERRIDE)))
+    return create_app(with_host(load(None), os.environ.get(_HOST_OVERRIDE)), WorkerRelay.from_environment())
