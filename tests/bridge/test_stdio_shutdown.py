@@ -34,6 +34,14 @@ def _spawn(sandbox: SandboxProcess) -> subprocess.Popen[bytes]:
     )
 
 
+def _close(process: subprocess.Popen[bytes]) -> None:
+    process.kill()
+    process.wait()
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
 def _serving(process: subprocess.Popen[bytes]) -> None:
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(INITIALIZE)
@@ -55,8 +63,7 @@ def test_a_signal_stops_stdio_at_once_after_cleanup(sandbox: SandboxProcess, sig
         assert process.stderr is not None
         log = process.stderr.read().decode()
     finally:
-        process.kill()
-        process.wait()
+        _close(process)
     assert process.returncode == 0, log
     assert elapsed < 0.9, f"took {elapsed:.2f} s to exit after {sig.name}"
     assert STOPPED in log, log
@@ -74,8 +81,7 @@ def test_end_of_input_stops_stdio_at_once_after_cleanup(sandbox: SandboxProcess)
         assert process.stderr is not None
         log = process.stderr.read().decode()
     finally:
-        process.kill()
-        process.wait()
+        _close(process)
     assert process.returncode == 0, log
     assert elapsed < 0.9, f"took {elapsed:.2f} s to exit at end of input"
     assert STOPPED in log, log
