@@ -35,6 +35,9 @@ def test_only_a_bounded_tail_of_stdout_is_kept_and_reported() -> None:
     finally:
         process.kill()
         process.wait()
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
     message = str(raised.value)
     assert "line 19999" in message
     assert "line 0\n" not in message and "line 100\n" not in message
