@@ -54,7 +54,10 @@ def _start_demo() -> tuple[subprocess.Popen[str], str]:
 
 def _stop(demo: subprocess.Popen[str]) -> int:
     demo.send_signal(signal.SIGTERM)
-    return demo.wait(timeout=30)
+    code = demo.wait(timeout=30)
+    assert demo.stdout is not None
+    demo.stdout.close()
+    return code
 
 
 @pytest.mark.anyio
