@@ -36,6 +36,7 @@ class Agent:
     project_id: int | None
     tools: tuple[str, ...]
     backend: Backend
+    page_hosts: frozenset[str] = frozenset()  # fetch_pages: the hosts whose public pages may be read
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ def build_agent(
         project_id=config.project_id,
         tools=tools,
         backend=create_backend(kind, target, client, api_key),
+        page_hosts=frozenset(h.lower() for h in config.fetch_hosts) if config.fetch_pages else frozenset(),
     )
 
 

@@ -55,6 +55,9 @@ class AgentConfig(_Strict):
     description: str | None = None
     # None: every tool the backend supports.
     tools: tuple[str, ...] | None = None
+    # The ChatGPT connector's `fetch` of a cited source reads its public page, from these hosts only.
+    fetch_pages: bool = False
+    fetch_hosts: tuple[str, ...] = ()
 
     @field_validator("tools")
     @classmethod
@@ -141,6 +144,11 @@ class BridgeConfig(_Strict):
             if not getattr(agent, spec.target_field):
                 raise ValueError(
                     f"agents[{i}].{spec.target_field}: required for a {kind} backend ({spec.target_example})"
+                )
+            if agent.fetch_pages and not agent.fetch_hosts:
+                raise ValueError(
+                    f"agents[{i}].fetch_hosts: list the hosts whose pages may be fetched "
+                    '(e.g. ["docs.example.com"]); fetch_pages reads no other host'
                 )
             unsupported = set(agent.tools or ()) - set(kind_tools(kind))
             if unsupported:

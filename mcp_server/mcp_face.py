@@ -32,7 +32,8 @@ from mcp_server.agents import Agent, AgentView
 from mcp_server.conversations import ConversationSeal
 from mcp_server.errors import CallError
 from mcp_server.operations import RESOURCES, TOOLS, Call, ResourceOperation, ToolOperation
-from mcp_server.operations.connector import CONNECTOR_TOOLS, AgentCall, ConnectorOperation, encoded
+from mcp_server.operations.connector import CONNECTOR_TOOLS, AgentCall, ConnectorOperation, Shelf, encoded
+from mcp_server.page_fetcher import PageFetcher
 from mcp_server.progress import ProgressRelay
 from mcp_server.research_cache import DocumentCache
 
@@ -92,7 +93,7 @@ class Runner:
     def __init__(self, settings: CallSettings, seal: ConversationSeal) -> None:
         self.settings = settings
         self.seal = seal
-        self.documents = DocumentCache()
+        self.shelf = Shelf(DocumentCache(), PageFetcher())
 
     def call_for(self, view: AgentView, agent: Agent) -> Call:
         return Call(agent.name, agent.backend, view.principal, self.seal, reveals_config=view.scope.reveals_config)
@@ -151,9 +152,11 @@ class Runner:
             args = op.args.model_validate(arguments)
         except ValidationError as exc:
             return _error_result(_argument_problem(op.name, exc))
-        agents = [AgentCall(self.call_for(view, a), a.title) for a in view.agents if view.allows(a, "ask")]
+        agents = [
+            AgentCall(self.call_for(view, a), a.title, a.page_hosts) for a in view.agents if view.allows(a, "ask")
+        ]
         try:
-            value = await self.within_deadline(lambda: op.run(agents, args, self.documents))
+            value = await self.within_deadline(lambda: op.run(agents, args, self.shelf))
         except TimeoutError:
             return _error_result(self.deadline_sentence(", ".join(a.call.agent for a in agents)))
         except CallError as exc:

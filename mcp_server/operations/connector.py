@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Final
 
 import anyio
@@ -25,6 +25,7 @@ from mcp_server.backends.base import Answer, Asks, Citation
 from mcp_server.errors import CallError, NotFoundError
 from mcp_server.operations import Call
 from mcp_server.operations.models import Args
+from mcp_server.page_fetcher import PageFetcher, PageFetchError, allowed
 from mcp_server.research_cache import Document, DocumentCache, new_id
 
 
@@ -42,6 +43,15 @@ class AgentCall:
 
     call: Call
     title: str
+    page_hosts: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Shelf:
+    """Where connector operations keep and find documents: the per-caller cache, and the page reader."""
+
+    documents: DocumentCache
+    pages: PageFetcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +60,7 @@ class ConnectorOperation:
     title: str
     description: str
     args: type[Args]
-    run: Callable[[Sequence[AgentCall], Any, DocumentCache], Awaitable[dict[str, Any]]]
+    run: Callable[[Sequence[AgentCall], Any, Shelf], Awaitable[dict[str, Any]]]
 
 
 def _answer_document(agent: AgentCall, query: str, answer: Answer, sources: list[tuple[str, Citation]]) -> Document:
@@ -79,7 +89,7 @@ def _source_document(agent: AgentCall, document_id: str, citation: Citation) -> 
     )
 
 
-async def _search(agents: Sequence[AgentCall], args: SearchArgs, cache: DocumentCache) -> dict[str, Any]:
+async def _search(agents: Sequence[AgentCall], args: SearchArgs, shelf: Shelf) -> dict[str, Any]:
     found: dict[int, tuple[Document, list[Document]]] = {}
     failures: list[str] = []
 
@@ -104,20 +114,23 @@ async def _search(agents: Sequence[AgentCall], args: SearchArgs, cache: Document
     for index in sorted(found):
         answer, sources = found[index]
         for document in (answer, *sources):
-            cache.put(agents[index].call.principal, document)
+            shelf.documents.put(agents[index].call.principal, document)
             results.append({"id": document.id, "title": document.title, "url": document.url})
     return {"results": results}
 
 
-async def _fetch(agents: Sequence[AgentCall], args: FetchArgs, cache: DocumentCache) -> dict[str, Any]:
+async def _fetch(agents: Sequence[AgentCall], args: FetchArgs, shelf: Shelf) -> dict[str, Any]:
     principal = agents[0].call.principal if agents else ""
-    document = cache.get(principal, args.id)
-    allowed = {a.call.agent for a in agents}
-    if document is None or document.metadata.get("agent") not in allowed:
+    document = shelf.documents.get(principal, args.id)
+    agent = next((a for a in agents if document and a.call.agent == document.metadata.get("agent")), None)
+    if document is None or agent is None:
         raise NotFoundError(
             f"no document {args.id!r} for this caller (ids come from search, belong to the caller who searched and "
             "expire after an hour). Search again and fetch an id from its results."
         )
+    if document.metadata.get("kind") == "source" and agent.page_hosts and allowed(document.url, agent.page_hosts):
+        document = await _with_page_text(document, agent, shelf)
+        shelf.documents.put(principal, document)
     return {
         "id": document.id,
         "title": document.title,
@@ -149,6 +162,17 @@ CONNECTOR_TOOLS: Final[dict[str, ConnectorOperation]] = {
         run=_fetch,
     ),
 }
+
+
+async def _with_page_text(document: Document, agent: AgentCall, shelf: Shelf) -> Document:
+    """The source with its public page's text (read once, then kept with the document)."""
+    if document.metadata.get("page") == "fetched":
+        return document
+    try:
+        text = await shelf.pages.text(document.url, agent.page_hosts)
+    except PageFetchError as exc:
+        return replace(document, text=f"{document.text}\n\n(The page itself could not be read: {exc})")
+    return replace(document, text=text, metadata={**document.metadata, "page": "fetched"})
 
 
 def encoded(value: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ checks the key and applies any fault (see `faults.py`) before the endpoint runs.
 
 from __future__ import annotations
 
+import html
 import json
 import time
 import uuid
@@ -24,7 +25,7 @@ from starlette.routing import Route
 from mcp_server.sandbox import wire
 from mcp_server.sandbox.completions import completion_response, user_question
 from mcp_server.sandbox.control import ControlAPI, PathLog
-from mcp_server.sandbox.corpus import Document, Project, load_demo, load_folder
+from mcp_server.sandbox.corpus import DOCS_HOST, Document, Project, load_demo, load_folder
 from mcp_server.sandbox.faults import (
     RETRY_AFTER_SECONDS,
     STATUS_FAULTS,
@@ -47,6 +48,7 @@ class SandboxSettings:
     default_fault: Fault | None = None  # --fault: for requests that name no fault of their own
     latency: float = 0.0  # --latency: seconds before every /api/v1 response
     drip: float = 0.0  # --drip: seconds between streamed pieces
+    docs_url: str = DOCS_HOST  # --docs-url: where the documents' public pages live (/docs here serves them)
 
 
 class _NotFound(Exception):
@@ -62,7 +64,8 @@ def _now() -> str:
 class Sandbox:
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
-        projects = [load_demo()] + [load_folder(i, p) for i, p in enumerate(settings.corpora, start=2)]
+        docs = settings.docs_url
+        projects = [load_demo(docs)] + [load_folder(i, p, docs) for i, p in enumerate(settings.corpora, start=2)]
         self.projects: dict[int, Project] = {p.id: p for p in projects}
         self.indexes = {p.id: ProjectIndex(p) for p in projects}
         self.documents: dict[int, Document] = {d.id: d for p in projects for d in p.documents}
@@ -328,6 +331,13 @@ class Sandbox:
             }
         )
 
+    async def document_page(self, request: Request) -> Response:
+        slug, stem = request.path_params["slug"], request.path_params["stem"]
+        for document in self.documents.values():
+            if document.stem == stem and self.projects[document.project_id].slug == slug:
+                return Response(document_html(document), media_type="text/html")
+        return Response("<h1>Not found</h1>", status_code=404, media_type="text/html")
+
     def routes(self) -> list[Route]:
         g = self._guarded
         p = "/api/v1/projects/{project_id}"
@@ -345,6 +355,7 @@ class Sandbox:
             Route("/api/v1/chat/completions", g(self.codegpt_completions), methods=["POST"]),
             Route("/api/v1/limits/usage", g(self.limits)),
             Route("/api/v1/user", g(self.user)),
+            Route("/docs/{slug}/{stem}", self.document_page),  # public, like a real site: no key
             *ControlAPI(self.settings.api_key, self.faults, self.stats).routes(),
         ]
 
@@ -376,6 +387,16 @@ async def _until_disconnected(request: Request) -> None:
     await request.body()
     while (await request.receive())["type"] != "http.disconnect":
         pass
+
+
+def document_html(document: Document) -> str:
+    """A document as the public web page a knowledge base indexed: HTML with chrome around the text."""
+    body = "".join(f"<p>{html.escape(p)}</p>" for p in document.passages)
+    return (
+        f"<!doctype html><html><head><title>{html.escape(document.title)}</title>"
+        "<style>body { font-family: sans-serif }</style><script>window.analytics = [];</script></head>"
+        f"<body><nav>Docs home</nav><main><h1>{html.escape(document.title)}</h1>{body}</main></body></html>"
+    )
 
 
 def create_app(settings: SandboxSettings | None = None) -> Starlette:

@@ -13,6 +13,7 @@ import uvicorn
 
 from mcp_server.errors import ConfigError
 from mcp_server.sandbox.app import SandboxSettings, create_app
+from mcp_server.sandbox.corpus import DOCS_HOST
 from mcp_server.sandbox.faults import FAULT_KINDS, make_fault
 
 
@@ -32,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added before every /api response")
     parser.add_argument("--drip", type=float, default=0.0, help="seconds between streamed answer pieces")
+    parser.add_argument(
+        "--docs-url",
+        default=DOCS_HOST,
+        help=f"base URL of the documents' public pages (default {DOCS_HOST}); "
+        "http://HOST:PORT/docs makes them this sandbox's own /docs pages",
+    )
 
 
 class _Server(uvicorn.Server):
@@ -48,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
         if args.latency < 0 or args.drip < 0:
             raise ValueError("--latency and --drip must not be negative")
         default_fault = make_fault(args.fault) if args.fault else None
-        app = create_app(SandboxSettings(args.api_key, tuple(args.corpus), default_fault, args.latency, args.drip))
+        settings = SandboxSettings(
+            args.api_key, tuple(args.corpus), default_fault, args.latency, args.drip, args.docs_url.rstrip("/")
+        )
+        app = create_app(settings)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)

@@ -51,7 +51,7 @@ def _passages(text: str) -> tuple[str, ...]:
     return tuple(b for b in blocks if b and not b.startswith("#"))
 
 
-def _load(project_id: int, name: str, files: list[tuple[str, str]]) -> Project:
+def _load(project_id: int, name: str, docs_url: str, files: list[tuple[str, str]]) -> Project:
     project = Project(id=project_id, name=name, slug=_slug(name))
     for index, (stem, text) in enumerate(sorted(files), start=1):
         heading = _HEADING.search(text)
@@ -66,22 +66,22 @@ def _load(project_id: int, name: str, files: list[tuple[str, str]]) -> Project:
                 stem=stem,
                 title=heading.group(1).strip() if heading else stem.replace("-", " ").title(),
                 description=description,
-                url=f"{DOCS_HOST}/{project.slug}/{stem}",
+                url=f"{docs_url}/{project.slug}/{stem}",
                 passages=passages,
             )
         )
     return project
 
 
-def load_demo() -> Project:
+def load_demo(docs_url: str = DOCS_HOST) -> Project:
     folder = resources.files("mcp_server.sandbox") / "demo_corpus"
     files = [
         (f.name.rsplit(".", 1)[0], f.read_text(encoding="utf-8")) for f in folder.iterdir() if f.name.endswith(".md")
     ]
-    return _load(1, DEMO_PROJECT_NAME, files)
+    return _load(1, DEMO_PROJECT_NAME, docs_url, files)
 
 
-def load_folder(project_id: int, folder: Path) -> Project:
+def load_folder(project_id: int, folder: Path, docs_url: str = DOCS_HOST) -> Project:
     if not folder.is_dir():
         raise ValueError(f"--corpus {folder}: not a folder")
     files = [
@@ -91,4 +91,4 @@ def load_folder(project_id: int, folder: Path) -> Project:
     ]
     if not files:
         raise ValueError(f"--corpus {folder}: no .md or .txt documents in it")
-    return _load(project_id, folder.name.replace("-", " ").replace("_", " ").title(), files)
+    return _load(project_id, folder.name.replace("-", " ").replace("_", " ").title(), docs_url, files)
