@@ -68,6 +68,8 @@ def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Runner |
     runner: Runner | None = None
     for name, (help_text, module_name) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
+        # `agent-bridge serve --log-level info` works as well as `agent-bridge --log-level info serve`.
+        sp.add_argument("--log-level", default=argparse.SUPPRESS, help="debug, info, warning (default), error")
         if name == chosen:
             runner = _register(module_name, sp)
     return parser, runner

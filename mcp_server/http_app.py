@@ -106,8 +106,9 @@ def host_patterns(name: str) -> list[str]:
             return [f"[{name.strip('[]')}]", f"[{name.strip('[]')}]:*"]
     except ValueError:
         pass
-    if ":" in name:  # `host:port` or `[v6]:port`
-        return [name.lower()]
+    if ":" in name:  # `host:port` or `[v6]:port`; HTTPS/HTTP clients leave out their default port
+        host, _, port = name.lower().rpartition(":")
+        return [name.lower(), host] if port in ("443", "80") else [name.lower()]
     return [name.lower(), f"{name.lower()}:*"]
 
 

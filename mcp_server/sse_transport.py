@@ -269,8 +269,14 @@ class SseSessions:
                     "A token is required on every message, not only on the stream: send the one that opened "
                     f"the stream. {HOW_TO_PASS_A_TOKEN}",
                 )
-            if not same_principal(self._tokens.principal_of(credential), bound):
-                raise Refusal(403, "This SSE session belongs to another token; open your own session with GET on /sse.")
+            principal = self._tokens.principal_of(credential)
+            if bound.startswith("token:") and not principal.startswith("token:"):
+                raise Refusal(401, f"The token is not valid. {HOW_TO_PASS_A_TOKEN}")  # junk, not someone else's
+            if not same_principal(principal, bound):
+                stream = request.url.path.removesuffix("messages/") + "sse"
+                raise Refusal(
+                    403, f"This SSE session belongs to another token; open your own session with GET on {stream}."
+                )
         scope.setdefault("state", {})["agent_view"] = binding.view
         try:
             await transport.handle_post_message(scope, receive, send)

@@ -16,6 +16,7 @@ from mcp_server.http_app import host_patterns, security_settings
         ("bridge.example.com", ["bridge.example.com", "bridge.example.com:*"]),
         ("Agent-Bridge", ["agent-bridge", "agent-bridge:*"]),  # an n8n container's name for the bridge
         ("bridge.example.com:8443", ["bridge.example.com:8443"]),
+        ("bridge.example.com:443", ["bridge.example.com:443", "bridge.example.com"]),  # Host: has no :443
         ("10.0.0.5", ["10.0.0.5", "10.0.0.5:*"]),
         ("fd00::5", ["[fd00::5]", "[fd00::5]:*"]),
         ("[fd00::5]", ["[fd00::5]", "[fd00::5]:*"]),

@@ -198,7 +198,7 @@ async def test_sse_message_posts_are_authenticated_every_time(bridge: BridgeProc
             await stream.aclose()
     assert "token=" not in endpoint
     assert anonymous.status_code == 401 and "every message" in anonymous.json()["message"]
-    assert other.status_code == 403
+    assert other.status_code == 403 and "GET on /agents/support/sse" in other.json()["message"]
     assert own.status_code == 202
     assert query_endpoint.endswith(f"&token={TOKENS['alice']}")
     assert by_url.status_code == 202
