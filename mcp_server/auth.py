@@ -46,11 +46,28 @@ _ERROR_CODES: Final = {
 }
 
 
+REFUSED: Final = -32001  # a JSON-RPC server error: the request was refused before it reached MCP
+
+
 def refusal_response(refusal: Refusal) -> Response:
-    """The JSON body (and `WWW-Authenticate` for a 401) a client shows for a refusal."""
+    """A refusal as a JSON-RPC error body every MCP client can show (the SDKs read `error.message`),
+    with the HTTP status, `WWW-Authenticate` for a 401, and `message`/`reason` at the top for people
+    and scripts reading the JSON directly."""
     headers = {"WWW-Authenticate": 'Bearer realm="agent-bridge"'} if refusal.status == 401 else None
-    error = _ERROR_CODES.get(refusal.status, "error")
-    return JSONResponse({"error": error, "message": str(refusal)}, status_code=refusal.status, headers=headers)
+    reason = _ERROR_CODES.get(refusal.status, "error")
+    sentence = str(refusal)
+    body = {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": -32600 if refusal.status == 400 else REFUSED,
+            "message": f"{reason.replace('_', ' ').capitalize()}: {sentence}",
+            "data": {"status": refusal.status, "reason": reason},
+        },
+        "reason": reason,
+        "message": sentence,
+    }
+    return JSONResponse(body, status_code=refusal.status, headers=headers)
 
 
 def hash_token(token: str) -> str:

@@ -320,3 +320,19 @@ async def test_one_token_cannot_hold_every_session(bridge: BridgeProcess) -> Non
     assert bobs.startswith("/agents/support/messages/")
     assert [r.status_code for r in sessions] == [200, 200, 429]
     assert "2 open sessions" in sessions[2].json()["message"]
+
+
+# -- refusals every MCP client can read -----------------------------------------------------------------
+
+
+async def test_a_refusal_is_a_json_rpc_error_the_sdk_client_shows(bridge: BridgeProcess) -> None:
+    async with httpx2.AsyncClient(headers={"Authorization": "Bearer not-a-token"}, timeout=10) as http:
+        with pytest.raises(ExceptionGroup) as raised:  # the SDK client's task groups wrap the MCPError
+            async with Client(streamable_http_client(f"{bridge.url}/mcp", http_client=http)) as client:
+                await client.list_tools()
+        refused = await http.post(f"{bridge.url}/mcp", json=INITIALIZE, headers=HEADERS)
+    assert raised.group_contains(MCPError, match=r"^Unauthorized: The token is not valid\.")
+    body = refused.json()
+    assert refused.status_code == 401 and body["jsonrpc"] == "2.0" and body["id"] is None
+    assert body["error"]["code"] == -32001 and body["error"]["data"] == {"status": 401, "reason": "unauthorized"}
+    assert "not-a-token" not in refused.text
