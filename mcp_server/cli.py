@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, cast
 
 from mcp_server import __version__, log_redaction
-from mcp_server.errors import ConfigError
+from mcp_server.errors import BridgeError, ConfigError
 
 Runner = Callable[[argparse.Namespace], int]
 
@@ -88,5 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"agent-bridge: configuration error: {exc}", file=sys.stderr)
         return 2
+    except BridgeError as exc:  # e.g. a child process that did not start: its own words, no traceback
+        print(f"agent-bridge: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

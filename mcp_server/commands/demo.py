@@ -13,6 +13,7 @@ import hashlib
 import json
 import secrets
 import signal
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +24,7 @@ import anyio
 from mcp import Client, StdioServerParameters
 
 from mcp_server import launch
+from mcp_server.errors import ConfigError
 
 DEFAULT_QUESTION = "How long are backups kept on the Pro plan?"
 SANDBOX_KEY = "sandbox-key"
@@ -166,6 +168,19 @@ def serve_http(sandbox_url: str, port: int) -> None:
             server.process.wait()
 
 
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def next_free_port(port: int) -> int | None:
+    return next((p for p in range(port + 1, min(port + 100, 65536)) if port_is_free(p)), None)
+
+
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     sys.exit(0)
 
@@ -173,6 +188,10 @@ def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
 def run(args: argparse.Namespace) -> int:
     # SIGTERM unwinds like Ctrl-C, so the sandbox and server children are stopped on the way out.
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    if not args.no_serve and args.port and not port_is_free(args.port):
+        free = next_free_port(args.port)
+        offer = f"; try --port {free}" if free else "; pick another --port"
+        raise ConfigError(f"cannot listen on 127.0.0.1:{args.port} (the port is in use){offer}")
     _print("Starting the sandbox: a local test upstream that imitates the CustomGPT.ai API (not the real service).")
     with launch.running(["sandbox", "--port", "0", "--api-key", SANDBOX_KEY], quiet=True) as sandbox:
         _print(f"  sandbox at {sandbox.url}, demo agent = project 1")

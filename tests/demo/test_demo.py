@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 
@@ -78,3 +79,23 @@ async def test_demo_serves_http_with_the_snippets_it_prints() -> None:
     finally:
         returncode = await anyio.to_thread.run_sync(_stop, demo)
     assert returncode == 0
+
+
+def test_demo_on_a_busy_port_says_so_in_one_line_and_offers_a_free_one() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "mcp_server", "demo", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"agent-bridge: configuration error: cannot listen on 127.0.0.1:{port} (the port is in use); "
+        f"try --port {int(done.stderr.rsplit('--port ', 1)[1])}"
+    ]
+    assert "Traceback" not in done.stderr and done.stdout == ""
