@@ -19,6 +19,8 @@ the wait).
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import re
 import signal
 import threading
@@ -26,7 +28,7 @@ from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Self, cast
 from urllib.parse import quote
 
 import anyio
@@ -36,6 +38,7 @@ from mcp.server.sse import SseServerTransport
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
@@ -54,6 +57,7 @@ from mcp_server.mcp_face import AgentView
 from mcp_server.session_limits import StreamCounter
 from mcp_server.worker_relay import WorkerRelay, is_node_id
 
+logger = logging.getLogger(__name__)
 _SESSION_IN_ENDPOINT: Final = re.compile(rb"session_id=([0-9a-f]{32})")
 
 
@@ -278,8 +282,12 @@ class SseSessions:
                     403, f"This SSE session belongs to another token; open your own session with GET on {stream}."
                 )
         scope.setdefault("state", {})["agent_view"] = binding.view
+        body, complete = await _read_body(receive, self._max_body_bytes)
+        if complete and (refused := _unparsable(body)) is not None:
+            await refused(scope, receive, send)
+            return
         try:
-            await transport.handle_post_message(scope, receive, send)
+            await transport.handle_post_message(scope, _replaying(body, complete, receive), send)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             # The stream ended between the lookup and the hand-over; nothing was answered yet.
             await _no_session()(scope, receive, send)
@@ -322,3 +330,57 @@ def _no_session() -> JSONResponse:
         {"error": "not_found", "message": "No such SSE session; open a new one with GET on the /sse URL."},
         status_code=404,
     )
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The request body, up to `limit` bytes; `complete` is False when it is larger (the SDK answers 413)."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return bytes(body), False
+        body += message.get("body", b"")
+        if len(body) > limit:
+            return bytes(body), False
+        if not message.get("more_body", False):
+            return bytes(body), True
+
+
+def _replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
+    """`receive` for the SDK: the body read so far first, then whatever is still to come."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": not complete}
+        return await receive()
+
+    return replay
+
+
+def _unparsable(body: bytes) -> JSONResponse | None:
+    """A JSON-RPC error for a message that is not one (the SDK would log a traceback and answer plain
+    text): -32700 when it is not JSON, -32600 with its id when it is JSON but not a JSON-RPC message."""
+    try:
+        types.jsonrpc_message_adapter.validate_json(body, by_name=False)
+        return None
+    except ValidationError:
+        pass
+    try:
+        value: Any = json.loads(body)
+    except ValueError:
+        logger.debug("SSE message POST that is not JSON refused")
+        return _jsonrpc_error(None, -32700, "Parse error: the message is not JSON.")
+    request_id = cast(dict[str, Any], value).get("id") if isinstance(value, dict) else None
+    logger.debug("SSE message POST that is not a JSON-RPC message refused")
+    return _jsonrpc_error(
+        request_id if isinstance(request_id, str | int) and not isinstance(request_id, bool) else None,
+        -32600,
+        "Invalid Request: the message is not a JSON-RPC 2.0 request, notification or response.",
+    )
+
+
+def _jsonrpc_error(request_id: str | int | None, code: int, message: str) -> JSONResponse:
+    return JSONResponse({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}, 400)

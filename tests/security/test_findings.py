@@ -336,3 +336,26 @@ async def test_a_refusal_is_a_json_rpc_error_the_sdk_client_shows(bridge: Bridge
     assert refused.status_code == 401 and body["jsonrpc"] == "2.0" and body["id"] is None
     assert body["error"]["code"] == -32001 and body["error"]["data"] == {"status": 401, "reason": "unauthorized"}
     assert "not-a-token" not in refused.text
+
+
+async def test_an_unparsable_sse_message_is_a_json_rpc_error_and_the_session_lives_on(bridge: BridgeProcess) -> None:
+    async with httpx2.AsyncClient(base_url=bridge.url, timeout=10, headers=_auth("alice")) as http:
+        endpoint, stream = await _endpoint(http, "/agents/support/sse", {})
+        try:
+            not_json = await http.post(
+                endpoint, content=b"{this is not json", headers={"Content-Type": "application/json"}
+            )
+            not_rpc = await http.post(endpoint, json={"id": 7, "method": 12})
+            fine = await http.post(endpoint, json=INITIALIZE)
+        finally:
+            await stream.aclose()
+    assert not_json.status_code == 400 and not_json.json()["error"]["code"] == -32700
+    assert not_rpc.status_code == 400 and not_rpc.json() == {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "error": {
+            "code": -32600,
+            "message": "Invalid Request: the message is not a JSON-RPC 2.0 request, notification or response.",
+        },
+    }
+    assert fine.status_code == 202
