@@ -128,8 +128,11 @@ def security_settings(config: BridgeConfig) -> TransportSecuritySettings:
 
 
 class BridgeApp:
-    def __init__(self, config: BridgeConfig, relay: WorkerRelay | None = None) -> None:
+    def __init__(
+        self, config: BridgeConfig, relay: WorkerRelay | None = None, on_ready: Callable[[], None] | None = None
+    ) -> None:
         self.config = config
+        self._on_ready = on_ready  # called once the agents are known (serve prints its ready line then)
         self.relay = relay  # `--workers N` only: this worker's node in the SSE relay (worker_relay.py)
         self.tokens = TokenBook(config.tokens)
         self.registry: AgentRegistry | None = None
@@ -267,8 +270,21 @@ class BridgeApp:
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncGenerator[None]:
-        async with AgentRegistry.open(self.config) as registry, self.sessions.run():
-            self.registry = registry
+        # The socket answers from the start: /healthz at once, /readyz and MCP 503 until the agents are
+        # known (discovery asks the upstream for project names and may be slow).
+        stopping = anyio.Event()
+
+        async def hold_registry() -> None:
+            async with AgentRegistry.open(self.config) as registry:
+                self.registry = registry
+                logger.info("ready: %d agent(s)", len(registry))
+                if self._on_ready is not None:
+                    self._on_ready()
+                await stopping.wait()
+                self.registry = None
+
+        async with anyio.create_task_group() as background, self.sessions.run():
+            background.start_soon(hold_registry)
             if not self.tokens.enabled:
                 logger.warning("no tokens configured: every client that can reach this address may use every agent")
             if self.config.server.passthrough:
@@ -278,7 +294,7 @@ class BridgeApp:
                     await relaying.enter_async_context(self.relay.serving(app))
                 with self.sse.closing_idle_streams_on_signal():  # idle SSE streams never hold a shutdown
                     yield
-            self.registry = None
+            stopping.set()
 
     def starlette(self) -> Starlette:
         mcp, sse = _Guarded(self.streamable_http), _Guarded(self.sse_stream)
@@ -330,6 +346,8 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(config: BridgeConfig, relay: WorkerRelay | None = None) -> Starlette:
+def create_app(
+    config: BridgeConfig, relay: WorkerRelay | None = None, on_ready: Callable[[], None] | None = None
+) -> Starlette:
     """The whole HTTP surface: every route, one MCP server, one Streamable HTTP session manager."""
-    return BridgeApp(config, relay).starlette()
+    return BridgeApp(config, relay, on_ready).starlette()

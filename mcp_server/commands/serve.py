@@ -108,8 +108,13 @@ def run(args: argparse.Namespace) -> int:
     sock.listen(2048)  # accept (queue) connections from the moment the ready line is printed
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
+    ready_line = f"agent-bridge serving on http://{shown}:{port}"
+
+    def announce() -> None:  # once the agents are known: the line means the bridge can answer calls
+        print(ready_line, flush=True)
+
     uvicorn_config = uvicorn.Config(
-        create_app(config) if args.workers == 1 else "mcp_server.commands.serve:worker_app",
+        create_app(config, on_ready=announce) if args.workers == 1 else "mcp_server.commands.serve:worker_app",
         factory=args.workers > 1,
         workers=args.workers,
         # Never uvicorn's "trace", which logs each ASGI scope with its ?token= query string.
@@ -127,7 +132,6 @@ def run(args: argparse.Namespace) -> int:
         if args.config is not None:
             os.environ["AGENT_BRIDGE_CONFIG"] = str(args.config)
         os.environ[_HOST_OVERRIDE] = config.server.host
-    print(f"agent-bridge serving on http://{shown}:{port}", flush=True)
     if args.workers == 1:
         uvicorn.Server(uvicorn_config).run(sockets=[sock])
         return 0
@@ -135,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     # relays a message POST for another worker's stream there (worker_relay.py).
     sockets_dir = tempfile.mkdtemp(prefix="agent-bridge-workers-")
     os.environ[SOCKETS_DIR_ENV] = sockets_dir
+    announce()  # workers answer /readyz 503 until their own agents are known
     try:
         Multiprocess(uvicorn_config, sockets=[sock]).run()
     finally:
