@@ -110,7 +110,7 @@ def test_check_config_command(tmp_path: Path) -> None:
     path.write_text(GOOD)
     env = {"TEST_CUSTOMGPT_KEY": "super-secret-key", "PATH": "/usr/bin:/bin"}
     ok = subprocess.run(
-        [sys.executable, "-m", "mcp_server", "check-config", "--config", str(path)],
+        [sys.executable, "-m", "mcp_server", "check-config", "--offline", "--config", str(path)],
         capture_output=True,
         text=True,
         env=env,
@@ -122,7 +122,7 @@ def test_check_config_command(tmp_path: Path) -> None:
 
     path.write_text(GOOD.replace("project_id = 1", 'project_id = "one"'))
     bad = subprocess.run(
-        [sys.executable, "-m", "mcp_server", "check-config", "--config", str(path)],
+        [sys.executable, "-m", "mcp_server", "check-config", "--offline", "--config", str(path)],
         capture_output=True,
         text=True,
         env=env,
