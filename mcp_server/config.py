@@ -145,6 +145,16 @@ class BridgeConfig(_Strict):
                 raise ValueError(
                     f"agents[{i}].{spec.target_field}: required for a {kind} backend ({spec.target_example})"
                 )
+            unused = [
+                f
+                for f in ("project_id", "model", "agent_id")
+                if f != spec.target_field and getattr(agent, f) is not None
+            ]
+            if unused:
+                raise ValueError(
+                    f"agents[{i}].{unused[0]}: not used by a {kind} backend (it names its agent by "
+                    f"{spec.target_field}); remove it"
+                )
             if agent.fetch_pages and not agent.fetch_hosts:
                 raise ValueError(
                     f"agents[{i}].fetch_hosts: list the hosts whose pages may be fetched "

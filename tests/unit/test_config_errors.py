@@ -316,3 +316,8 @@ def test_an_empty_api_key_is_refused_at_once() -> None:
 def test_cross_field_checks_name_their_key_path_first() -> None:
     message = _message({"backends": CUSTOMGPT, "agents": [{"name": "a"}]})
     assert message.startswith("bridge.toml: agents[0].project_id: required"), message
+
+
+def test_a_field_another_kind_uses_is_refused_not_ignored() -> None:
+    message = _message({"backends": CUSTOMGPT, "agents": [{"name": "a", "project_id": 1, "model": "gpt-4o"}]})
+    _assert_names(message, "agents[0].model: not used by a customgpt backend", "project_id")
