@@ -36,13 +36,15 @@ def _fresh(timeout: float = 30) -> httpx2.AsyncClient:
     return httpx2.AsyncClient(timeout=timeout, limits=httpx2.Limits(max_keepalive_connections=0))
 
 
-async def _nodes_from_healthz(bridge: BridgeProcess, tries: int = 200) -> set[str]:
+async def _nodes_from_healthz(bridge: BridgeProcess, within: float = 30.0) -> set[str]:
+    """The worker nodes seen on fresh connections. The supervisor prints its ready line before every
+    worker is up (a busy machine starts the second one seconds later), so ask until both answer."""
     nodes: set[str] = set()
     async with _fresh() as http:
-        for _ in range(tries):
-            nodes.add((await http.get(f"{bridge.url}/healthz")).json()["node"])
-            if len(nodes) > 1:
-                break
+        with anyio.move_on_after(within):
+            while len(nodes) < 2:
+                nodes.add((await http.get(f"{bridge.url}/healthz")).json()["node"])
+                await anyio.sleep(0.02)
     return nodes
 
 
@@ -79,6 +81,7 @@ async def test_streams_name_their_worker_and_relayed_posts_are_authenticated(
     401, with another token's 403, with its own 202 (the relay is no way around authentication)."""
     config = write_http_config(tmp_path / "workers.toml", sandbox.url)
     with running_bridge(config, "--workers", "2") as bridge:
+        assert len(await _nodes_from_healthz(bridge)) == 2  # both workers are up before streams are spread
         streams: dict[str, str] = {}  # node -> messages URL of a stream held open in it
         async with anyio.create_task_group() as tg:
             done = anyio.Event()
