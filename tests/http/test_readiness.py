@@ -22,7 +22,7 @@ def _free_port() -> int:
 
 
 def test_healthz_at_once_readyz_503_until_the_agents_are_known() -> None:
-    with running_sandbox("--latency", "2") as sandbox:
+    with running_sandbox("--latency", "4") as sandbox:  # discovery takes >= 4 s: room on a busy machine
         port = _free_port()
         env = {
             **os.environ,
@@ -50,7 +50,7 @@ def test_healthz_at_once_readyz_503_until_the_agents_are_known() -> None:
                 assert health is not None and health.status_code == 200
                 starting = httpx2.get(f"{url}/readyz", timeout=5)
                 assert bridge.stdout is not None
-                ready_line = bridge.stdout.readline()  # printed once discovery (2 s per upstream call) ends
+                ready_line = bridge.stdout.readline()  # printed once discovery (4 s per upstream call) ends
                 ready = httpx2.get(f"{url}/readyz", timeout=5)
             finally:
                 bridge.terminate()
