@@ -4,14 +4,12 @@ remedy, leaks no secret, and leaves the bridge serving the next call."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import mcp_types as types
 import pytest
 
-from tests.support.bridge_stdio import stdio_bridge, write_config
+from tests.support.bridge_stdio import spawn_stdio, stdio_bridge, write_config
 from tests.support.sandbox_process import SandboxProcess
 
 pytestmark = pytest.mark.anyio
@@ -94,30 +92,15 @@ async def test_call_deadline_ends_a_stalled_call(sandbox: SandboxProcess, tmp_pa
     assert "no complete answer within the 2 second call deadline" in _text(failed)
 
 
-def _spawn_stdio(sandbox: SandboxProcess) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "mcp_server", "stdio"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={
-            "CUSTOMGPT_BASE_URL": sandbox.url,
-            "CUSTOMGPT_API_KEY": "sandbox-key",
-            "CUSTOMGPT_PROJECT_IDS": "1",
-            "PATH": "/usr/bin:/bin",
-        },
-    )
-
-
 def test_stdio_exits_cleanly_at_end_of_input(sandbox: SandboxProcess) -> None:
-    with _spawn_stdio(sandbox) as process:  # closes the pipes on the way out
+    with spawn_stdio(sandbox.url) as process:  # closes the pipes on the way out
         out, err = process.communicate(input=b"", timeout=30)
         assert process.returncode == 0, err.decode()
         assert out == b""  # nothing but protocol messages may reach stdout
 
 
 def test_stdio_exits_cleanly_on_sigterm(sandbox: SandboxProcess) -> None:
-    with _spawn_stdio(sandbox) as process:  # closes the pipes on the way out
+    with spawn_stdio(sandbox.url) as process:  # closes the pipes on the way out
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write(
             b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
@@ -131,7 +114,7 @@ def test_stdio_exits_cleanly_on_sigterm(sandbox: SandboxProcess) -> None:
 
 
 def test_malformed_json_rpc_gets_an_error_and_the_session_survives(sandbox: SandboxProcess) -> None:
-    with _spawn_stdio(sandbox) as process:  # closes the pipes on the way out
+    with spawn_stdio(sandbox.url) as process:  # closes the pipes on the way out
         lines = [
             b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
             b'"capabilities":{},"clientInfo":{"name":"t","version":"1"}}}',

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
+from tests.support.bridge_stdio import spawn_stdio
 from tests.support.sandbox_process import SandboxProcess
 
 INITIALIZE = (
@@ -17,21 +17,6 @@ INITIALIZE = (
     b'"capabilities":{},"clientInfo":{"name":"t","version":"1"}}}\n'
 )
 STOPPED = "stdio server stopped"  # logged at info once the upstream connection pools are closed
-
-
-def _spawn(sandbox: SandboxProcess) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "mcp_server", "--log-level", "info", "stdio"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={
-            "CUSTOMGPT_BASE_URL": sandbox.url,
-            "CUSTOMGPT_API_KEY": "sandbox-key",
-            "CUSTOMGPT_PROJECT_IDS": "1",
-            "PATH": "/usr/bin:/bin",
-        },
-    )
 
 
 def _close(process: subprocess.Popen[bytes]) -> None:
@@ -53,7 +38,7 @@ def _serving(process: subprocess.Popen[bytes]) -> None:
 def test_a_signal_stops_stdio_at_once_after_cleanup(sandbox: SandboxProcess, sig: signal.Signals) -> None:
     """The stdin reader blocked in a read does not hold the process: it exits well under a second after
     the signal, with 0, having logged that it stopped (its cleanup ran)."""
-    process = _spawn(sandbox)
+    process = spawn_stdio(sandbox.url, "--log-level", "info")
     try:
         _serving(process)  # stdin stays open: the reader is blocked in a read
         started = time.monotonic()
@@ -70,7 +55,7 @@ def test_a_signal_stops_stdio_at_once_after_cleanup(sandbox: SandboxProcess, sig
 
 
 def test_end_of_input_stops_stdio_at_once_after_cleanup(sandbox: SandboxProcess) -> None:
-    process = _spawn(sandbox)
+    process = spawn_stdio(sandbox.url, "--log-level", "info")
     try:
         _serving(process)
         assert process.stdin is not None

@@ -4,7 +4,6 @@ agent's `fetch_hosts` only. A sandbox serves its documents' pages itself (`--doc
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -19,20 +18,14 @@ from mcp_server.config import parse_config
 from mcp_server.errors import ConfigError
 from mcp_server.page_fetcher import allowed, html_text
 from tests.support.bridge_http import BridgeProcess, running_bridge
-from tests.support.sandbox_process import SandboxProcess, running_sandbox
+from tests.support.sandbox_process import SandboxProcess, free_port, running_sandbox
 
 pytestmark = pytest.mark.anyio
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def pages_sandbox() -> Generator[SandboxProcess]:
-    port = _free_port()
+    port = free_port()
     with running_sandbox("--port", str(port), "--docs-url", f"http://127.0.0.1:{port}/docs") as sandbox:
         yield sandbox
 

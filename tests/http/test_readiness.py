@@ -5,25 +5,18 @@ the ready line `agent-bridge serving on …` is printed when it is true."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import httpx2
 
-from tests.support.sandbox_process import running_sandbox
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.support.sandbox_process import free_port, running_sandbox
 
 
 def test_healthz_at_once_readyz_503_until_the_agents_are_known() -> None:
     with running_sandbox("--latency", "4") as sandbox:  # discovery takes >= 4 s: room on a busy machine
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "CUSTOMGPT_API_KEY": "sandbox-key",

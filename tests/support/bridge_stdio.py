@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -19,6 +20,17 @@ def stdio_params(*, env: dict[str, str], config: Path | None = None) -> StdioSer
 
 def env_mode(sandbox_url: str, api_key: str = "sandbox-key", project_ids: str = "1") -> dict[str, str]:
     return {"CUSTOMGPT_BASE_URL": sandbox_url, "CUSTOMGPT_API_KEY": api_key, "CUSTOMGPT_PROJECT_IDS": project_ids}
+
+
+def spawn_stdio(sandbox_url: str, *cli_args: str) -> subprocess.Popen[bytes]:
+    """`agent-bridge [CLI_ARGS] stdio` in environment mode as a raw child, for tests of the byte stream itself."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "mcp_server", *cli_args, "stdio"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**env_mode(sandbox_url), "PATH": "/usr/bin:/bin"},
+    )
 
 
 def write_config(

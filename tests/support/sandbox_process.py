@@ -8,6 +8,7 @@ Usable from sync and async tests alike; the helpers use a short-lived sync httpx
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -75,6 +76,13 @@ def _stop(process: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for a child that must know its URL before it starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _close_pipes(process: subprocess.Popen[str]) -> None:
