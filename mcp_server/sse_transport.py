@@ -19,7 +19,6 @@ the wait).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import signal
@@ -28,7 +27,7 @@ from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
-from typing import Any, Final, Self, cast
+from typing import Any, Final, Self
 from urllib.parse import quote
 
 import anyio
@@ -38,7 +37,6 @@ from mcp.server.sse import SseServerTransport
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
@@ -53,6 +51,7 @@ from mcp_server.auth import (
     presented_credential,
     same_principal,
 )
+from mcp_server.jsonrpc_screen import screen
 from mcp_server.mcp_face import AgentView
 from mcp_server.session_limits import StreamCounter
 from mcp_server.worker_relay import WorkerRelay, is_node_id
@@ -361,26 +360,10 @@ def _replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
 
 
 def _unparsable(body: bytes) -> JSONResponse | None:
-    """A JSON-RPC error for a message that is not one (the SDK would log a traceback and answer plain
-    text): -32700 when it is not JSON, -32600 with its id when it is JSON but not a JSON-RPC message."""
-    try:
-        types.jsonrpc_message_adapter.validate_json(body, by_name=False)
+    """A JSON-RPC error for a message the SDK would not answer (it would log a traceback and answer plain
+    text, or take a message with a null id for a notification): see `jsonrpc_screen`."""
+    refusal = screen(body)
+    if refusal is None:
         return None
-    except ValidationError:
-        pass
-    try:
-        value: Any = json.loads(body)
-    except ValueError:
-        logger.debug("SSE message POST that is not JSON refused")
-        return _jsonrpc_error(None, -32700, "Parse error: the message is not JSON.")
-    request_id = cast(dict[str, Any], value).get("id") if isinstance(value, dict) else None
-    logger.debug("SSE message POST that is not a JSON-RPC message refused")
-    return _jsonrpc_error(
-        request_id if isinstance(request_id, str | int) and not isinstance(request_id, bool) else None,
-        -32600,
-        "Invalid Request: the message is not a JSON-RPC 2.0 request, notification or response.",
-    )
-
-
-def _jsonrpc_error(request_id: str | int | None, code: int, message: str) -> JSONResponse:
-    return JSONResponse({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}, 400)
+    logger.debug("SSE message POST refused: %s", refusal.error.message)
+    return JSONResponse(refusal.model_dump(mode="json", exclude_unset=True), 400)

@@ -15,17 +15,22 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Final
 
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectSendStream
+from mcp import types
 from mcp.server.stdio import stdio_server
+from mcp.shared._context_streams import ContextSendStream
+from mcp.shared.message import SessionMessage
 
 from mcp_server.agents import EVERYTHING, AgentRegistry, AgentView, seal_for
 from mcp_server.config import BridgeConfig, add_config_argument, load
+from mcp_server.jsonrpc_screen import BYTE_ORDER_MARK, screen
 from mcp_server.mcp_face import CallSettings, build_server
 
 logger = logging.getLogger(__name__)
@@ -51,11 +56,36 @@ class DaemonStdin(anyio.AsyncFile[str]):
     nothing holds the process. Here a cancelled read returns at once, and the thread, a daemon
     reading the raw descriptor (no buffered-reader lock to trip over at shutdown), dies with the
     process. Lines are decoded as UTF-8 with replacement, like the SDK's own reader.
+
+    Each line is screened first (`jsonrpc_screen`): a byte-order mark is dropped, blank lines are skipped,
+    and a line the SDK would drop in silence is answered here with its JSON-RPC error (through the
+    stream given to `answer_refusals_to`) instead of reaching the SDK, so no client waits for a timeout.
     """
 
     def __init__(self, fd: int = 0) -> None:
         super().__init__(sys.stdin)  # satisfies the SDK's type; only the iteration below is used
         self._fd = fd
+        self._replies: ContextSendStream[SessionMessage] | None = None
+        self._replies_ready = anyio.Event()
+
+    def answer_refusals_to(self, replies: ContextSendStream[SessionMessage]) -> None:
+        self._replies = replies
+        self._replies_ready.set()
+
+    @asynccontextmanager
+    async def _closing_replies(self) -> AsyncGenerator[None]:
+        """At end of input, close the refusal stream too: the SDK's writer ends when all its senders have."""
+        try:
+            yield
+        finally:
+            if self._replies is not None:
+                self._replies.close()
+
+    async def _refuse(self, error: types.JSONRPCError) -> None:
+        await self._replies_ready.wait()
+        assert self._replies is not None
+        logger.debug("stdio line refused: %s", error.error.message)
+        await self._replies.send(SessionMessage(error))
 
     async def readline(self) -> str:  # pragma: no cover - the SDK only iterates
         async for line in self:
@@ -66,9 +96,16 @@ class DaemonStdin(anyio.AsyncFile[str]):
         send, receive = anyio.create_memory_object_stream[str](0)
         token = anyio.lowlevel.current_token()
         threading.Thread(target=self._read, args=(send, token), name="stdin reader", daemon=True).start()
-        async with receive:
-            async for line in receive:
-                yield line
+        async with receive, self._closing_replies():
+            async for raw in receive:
+                line = raw.removeprefix(BYTE_ORDER_MARK)
+                if not line.strip():
+                    continue
+                refusal = screen(line)
+                if refusal is None:
+                    yield line
+                else:
+                    await self._refuse(refusal)
 
     def _read(self, send: MemoryObjectSendStream[str], token: anyio.lowlevel.EventLoopToken) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -107,7 +144,9 @@ async def serve_stdio(config: BridgeConfig) -> None:
                         return
 
             tg.start_soon(stop_on_signal)
-            async with stdio_server(stdin=DaemonStdin()) as (read_stream, write_stream):
+            stdin = DaemonStdin()
+            async with stdio_server(stdin=stdin) as (read_stream, write_stream):
+                stdin.answer_refusals_to(write_stream.clone())
                 await server.run(read_stream, write_stream, server.create_initialization_options())
             tg.cancel_scope.cancel()  # end of input
     logger.info("stdio server stopped; upstream connections closed")

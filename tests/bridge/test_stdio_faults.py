@@ -3,6 +3,7 @@ remedy, leaks no secret, and leaves the bridge serving the next call."""
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
@@ -137,3 +138,44 @@ def test_malformed_json_rpc_gets_an_error_and_the_session_survives(sandbox: Sand
         replies += out.decode().splitlines()
         assert any('"id":2' in r and '"tools"' in r for r in replies), replies
         assert "Traceback" not in err.decode()
+
+
+def test_every_line_with_an_id_gets_an_answer(sandbox: SandboxProcess) -> None:
+    """Inputs the SDK's stdio reader drops in silence (it logs them at DEBUG) are answered with their error."""
+    initialize = (
+        b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
+        b'"capabilities":{},"clientInfo":{"name":"t","version":"1"}}}'
+    )
+    odd = {
+        2: b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"ask","arguments":{"question":"\\ud800"}}}',
+        3: b'{"jsonrpc":"2.0","id":3,"method":"ping","params":{"deep":' + b"[" * 300 + b"]" * 300 + b"}}",
+        4: b'{"jsonrpc":"2.0","id":4,"method":"ping","params":{"n":' + b"9" * 4400 + b"}}",
+    }
+    lines = [
+        initialize,
+        b'{"jsonrpc":"2.0","method":"notifications/initialized"}',
+        *odd.values(),
+        b"\xef\xbb\xbf" + b'{"jsonrpc":"2.0","id":5,"method":"ping"}',  # a byte-order mark: read past it
+        b'{"jsonrpc":"2.0","id":null,"method":"ping"}',
+        b'[{"jsonrpc":"2.0","id":6,"method":"ping"}]',
+        b"",
+        b'{"jsonrpc":"2.0","id":7,"method":"ping"}',
+    ]
+    with spawn_stdio(sandbox.url) as process:  # closes the pipes on the way out
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(b"\n".join(lines) + b"\n")
+        process.stdin.flush()
+        replies: list[dict[str, object]] = []
+        while not any(r.get("id") == 7 for r in replies):
+            line = process.stdout.readline()
+            assert line, f"the server closed its output after {replies}"
+            replies.append(json.loads(line))
+        process.stdin.close()
+        process.wait(timeout=15)
+    by_id = {r.get("id"): r for r in replies}
+    for request_id in odd:
+        assert by_id[request_id]["error"]["code"] == -32600, by_id[request_id]  # type: ignore[index]
+    assert by_id[5].get("result") == {}
+    refusals_without_id = [r["error"]["code"] for r in replies if r.get("id") is None]  # type: ignore[index]
+    assert sorted(refusals_without_id) == [-32600, -32600]  # the null id and the batch
+    assert by_id[7].get("result") == {}

@@ -346,16 +346,19 @@ async def test_an_unparsable_sse_message_is_a_json_rpc_error_and_the_session_liv
                 endpoint, content=b"{this is not json", headers={"Content-Type": "application/json"}
             )
             not_rpc = await http.post(endpoint, json={"id": 7, "method": 12})
+            null_id = await http.post(endpoint, json={"jsonrpc": "2.0", "id": None, "method": "ping"})
+            list_id = await http.post(endpoint, json={"jsonrpc": "2.0", "id": [], "method": "ping"})
             fine = await http.post(endpoint, json=INITIALIZE)
         finally:
             await stream.aclose()
     assert not_json.status_code == 400 and not_json.json()["error"]["code"] == -32700
-    assert not_rpc.status_code == 400 and not_rpc.json() == {
-        "jsonrpc": "2.0",
-        "id": 7,
-        "error": {
+    assert not_rpc.status_code == 400 and not_rpc.json()["id"] == 7
+    assert not_rpc.json()["error"]["code"] == -32600
+    assert not_rpc.json()["error"]["message"].startswith("Invalid Request: the message is not a JSON-RPC 2.0 request")
+    for not_an_id in (null_id, list_id):  # the SDK would take these for notifications and answer 202
+        assert not_an_id.status_code == 400 and not_an_id.json()["id"] is None
+        assert not_an_id.json()["error"] == {
             "code": -32600,
-            "message": "Invalid Request: the message is not a JSON-RPC 2.0 request, notification or response.",
-        },
-    }
+            "message": "Invalid Request: the id must be a string or an integer (leave it out for a notification).",
+        }
     assert fine.status_code == 202
