@@ -226,7 +226,7 @@ async def _pages(call: Call, variables: dict[str, str]) -> Any:
         "items": [p.model_dump(mode="json") for p in listing.pages],
         "page": listing.page,
         "last_page": listing.last_page,
-        "total": listing.total_pages,
+        "total_documents": listing.total_documents,
     }
 
 

@@ -68,7 +68,7 @@ class SourceOut(BaseModel):
 class PageOut(BaseModel):
     id: str
     url: str
-    title: str | None = None
+    title: str | None = Field(default=None, exclude_if=lambda title: title is None)  # left out when unknown
     crawl_status: str
     index_status: str
 
@@ -78,7 +78,7 @@ class ListSourcesResult(BaseModel):
     pages: list[PageOut]
     page: int
     last_page: int
-    total_pages: int
+    total_documents: int = Field(description="Indexed documents (pages and files) in all, across every page.")
 
 
 def ask_result(answer: Answer) -> AskResult:
@@ -101,7 +101,7 @@ def sources_result(listing: SourceListing) -> ListSourcesResult:
         ],
         page=listing.page,
         last_page=listing.last_page,
-        total_pages=listing.total_pages,
+        total_documents=listing.total_pages,
     )
 
 
@@ -133,6 +133,8 @@ def render_citations(result: SearchCitationsResult) -> str:
 def render_sources(result: ListSourcesResult) -> str:
     lines = [f"Sources ({len(result.sources)}):"]
     lines += [f"- {s.kind} {s.location or s.id} ({s.page_count} pages)" for s in result.sources]
-    lines.append(f"Indexed pages, page {result.page} of {result.last_page} ({result.total_pages} in all):")
+    lines.append(
+        f"Indexed documents, listing page {result.page} of {result.last_page} ({result.total_documents} in all):"
+    )
     lines += [f"- {p.title or p.url} <{p.url}> crawl: {p.crawl_status}, index: {p.index_status}" for p in result.pages]
     return "\n".join(lines)

@@ -87,6 +87,12 @@ async def test_search_citations_and_list_sources(sandbox: SandboxProcess) -> Non
     pages = listing.structured_content["pages"]
     assert pages and all(p["index_status"] and p["crawl_status"] for p in pages)
     assert listing.structured_content["page"] == 1
+    # the count of documents is named for what it counts, beside the listing's own page numbers
+    assert (
+        listing.structured_content["total_documents"] >= len(pages) and "total_pages" not in listing.structured_content
+    )
+    assert all(p["title"].endswith(".md") for p in pages)  # the sandbox's pages are files: their file names
+    assert "null" not in _text(listing) and "None" not in _text(listing)
 
 
 async def test_resources_list_templates_and_read(sandbox: SandboxProcess) -> None:
