@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +19,7 @@ from typing import Any
 import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -399,9 +400,19 @@ def document_html(document: Document) -> str:
     )
 
 
+async def _client_gone(request: Request, _exc: Exception) -> Response:
+    """A client that hangs up mid-request is normal (a timeout, a cancelled call): one line, no traceback."""
+    logging.getLogger(__name__).info("client hung up before %s %s was answered", request.method, request.url.path)
+    return Response(status_code=499)  # nobody reads it; the status only marks the request in access logs
+
+
 def create_app(settings: SandboxSettings | None = None) -> Starlette:
     sandbox = Sandbox(settings or SandboxSettings())
     # PathLog wraps the router, so it sees every request (unrouted ones too) exactly as it arrived.
-    app = Starlette(routes=sandbox.routes(), middleware=[Middleware(PathLog, stats=sandbox.stats)])
+    app = Starlette(
+        routes=sandbox.routes(),
+        middleware=[Middleware(PathLog, stats=sandbox.stats)],
+        exception_handlers={ClientDisconnect: _client_gone},
+    )
     app.state.sandbox = sandbox
     return app
