@@ -239,6 +239,9 @@ class SseSessions:
                 # Closing the write side ends the event stream cleanly (after anything already sent)
                 # when the run was cut short by shutdown; otherwise it is closed already.
                 await write_stream.aclose()
+                if live.closing:
+                    # The session id is redacted to session#<hash> by the log filter.
+                    logger.info("SSE stream %s closed for shutdown", session[0] if session else "(unbound)")
         finally:
             self._live.discard(live)
             if session:

@@ -17,7 +17,13 @@ import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
 
-from tests.support.bridge_http import TOKENS, BridgeProcess, running_bridge, write_http_config
+from tests.support.bridge_http import (
+    TOKENS,
+    BridgeProcess,
+    running_bridge,
+    running_bridge_logging_to,
+    write_http_config,
+)
 from tests.support.sandbox_process import SandboxProcess
 
 QUESTION = "How do I restore a deleted file?"
@@ -136,3 +142,16 @@ async def test_a_call_streaming_on_sse_gets_its_answer_before_shutdown(sandbox: 
         assert not result[0].is_error
         assert any("deleted" in c.text for c in result[0].content if isinstance(c, types.TextContent))
         assert bridge.process.wait(timeout=20) == 0
+
+
+def test_a_planned_shutdown_logs_one_info_line_per_closed_stream(sandbox: SandboxProcess, tmp_path: Path) -> None:
+    config = write_http_config(tmp_path / "bridge.toml", sandbox.url, extra_server=["stateless = true"])
+    log = tmp_path / "bridge.log"
+    ended = threading.Event()
+    with running_bridge_logging_to(config, log, level="info") as bridge, httpx2.Client(timeout=30) as http:
+        _open_idle_stream(bridge, http, ended)
+        assert _stop(bridge.process) < 8 and bridge.process.returncode == 0
+    text = log.read_text()
+    closed = [line for line in text.splitlines() if "closed for shutdown" in line]
+    assert len(closed) == 1 and "INFO" in closed[0] and "session#" in closed[0], closed
+    assert "Traceback" not in text and "ERROR" not in text, text
