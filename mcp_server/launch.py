@@ -10,6 +10,7 @@ become ready, they are what the error reports.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -86,6 +87,9 @@ def wait_for_ready(process: subprocess.Popen[str], label: str, timeout: float, s
     reader.join(timeout)
     if not found:
         exit_code = process.poll()
+        if exit_code is None and not reader.is_alive():  # stdout closed: the child is exiting, let it finish
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                exit_code = process.wait(timeout=5)
         process.kill()
         process.wait(timeout=5)
         reader.join(5)  # the rest of stdout, now that the child is gone

@@ -12,6 +12,7 @@ stay JSON-RPC errors. Tool calls and resource reads run under the same deadline.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -70,13 +71,22 @@ def _argument_problem(tool: str, exc: ValidationError) -> str:
 
 
 def tool_definition(name: str, op: ToolOperation[Any, Any], agent: Agent) -> types.Tool:
-    title = op.titled(agent.title)
+    return _tool_definition(name, op.name, agent.title, agent.description)
+
+
+# Tool definitions are built once per (name, operation, agent title, agent description): they do not change
+# while the configuration lives, and building them (pydantic JSON schemas above all) was a quarter of the
+# CPU of a call at 2026-07-28, where the SDK looks the tool's input schema up on every `tools/call`.
+@functools.lru_cache(maxsize=4096)
+def _tool_definition(name: str, operation: str, agent_title: str, agent_description: str) -> types.Tool:
+    op = TOOLS[operation]
+    title = op.titled(agent_title)
     return types.Tool(
         name=name,
         title=title,
-        description=op.described(agent.description),
-        input_schema=op.args.model_json_schema(),
-        output_schema=op.result.model_json_schema(),
+        description=op.described(agent_description),
+        input_schema=_input_schema(operation),
+        output_schema=_output_schema(operation),
         annotations=types.ToolAnnotations(
             title=title,
             read_only_hint=True,
@@ -85,6 +95,26 @@ def tool_definition(name: str, op: ToolOperation[Any, Any], agent: Agent) -> typ
             open_world_hint=True,
         ),
     )
+
+
+@functools.cache
+def _input_schema(operation: str) -> dict[str, Any]:
+    return TOOLS[operation].args.model_json_schema()
+
+
+@functools.cache
+def _output_schema(operation: str) -> dict[str, Any]:
+    return TOOLS[operation].result.model_json_schema()
+
+
+def input_schema_for(tool_name: str) -> dict[str, Any] | None:
+    """The input schema of a tool by its name alone (`ask`, `support_ask`), for the SDK's check of a
+    2026-07-28 `tools/call` (its `Mcp-Param-*` headers) without listing the caller's tools on every call.
+    The schema depends on the operation only; whether the caller may use the tool is decided by the call."""
+    for operation in TOOLS:
+        if tool_name == operation or tool_name.endswith("_" + operation):
+            return _input_schema(operation)
+    return None
 
 
 class Runner:
@@ -295,6 +325,7 @@ def build_server(
             "Tools that ask hosted knowledge-base agents. Use ask for answers with sources, search_citations for "
             "references only, list_sources to see what an agent knows."
         ),
+        get_tool_input_schema=input_schema_for,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         on_list_resources=list_resources,

@@ -163,3 +163,19 @@ async def test_wrong_upstream_key_is_a_readable_tool_error(sandbox: SandboxProce
     assert "refused the API key (HTTP 401" in text
     assert "api_key" in text and "not-the-key" not in text
     assert "not-the-key-12345" not in text
+
+
+async def test_cited_sources_are_fetched_once_then_remembered(sandbox: SandboxProcess) -> None:
+    """The second answer citing the same sources costs the message alone: no GET per citation again."""
+    question = {"question": "How do I restore deleted files?"}
+    async with stdio_bridge(env=env_mode(sandbox.url)) as client:
+        first = await client.call_tool("ask", question)
+        sandbox.reset_stats()
+        second = await client.call_tool("ask", question)
+        paths = sandbox.stats()["paths"]
+    assert not first.is_error and not second.is_error
+    assert isinstance(first.structured_content, dict) and isinstance(second.structured_content, dict)
+    cited = first.structured_content["citations"]
+    assert cited and second.structured_content["citations"] == cited  # the same sources, titles and URLs
+    assert not [p for p in paths if "/citations/" in p], paths
+    assert [p for p in paths if p.endswith("/messages") or "/messages?" in p], paths  # the question itself went
