@@ -4,7 +4,9 @@ text so far, then its result, wait here for the caller to fetch them with `answe
 `AnswerStore` is the small interface the facade uses; `InProcessAnswers` keeps answers in this
 process (a replica or another worker does not see them; a shared store can implement the same
 interface). An answer belongs to the principal and agent that started it: anyone else is told there
-is no such answer. Finished answers nobody fetched are dropped `ttl` seconds after they finished.
+is no such answer. A finished answer stays fetchable (a client may retry a lost response, or page
+through a long answer) until `ttl` seconds after it finished; then it is dropped. The cap counts the
+answers a principal has running.
 """
 
 from __future__ import annotations
@@ -55,8 +57,6 @@ class AnswerStore(Protocol):
         no such answer on `agent` (never started, someone else's, or expired)."""
         ...
 
-    async def drop(self, answer_id: str) -> None: ...
-
 
 @dataclass(slots=True)
 class _Entry:
@@ -89,12 +89,12 @@ class InProcessAnswers:
 
     async def open(self, principal: str, agent: str) -> str:
         self._expire()
-        held = sum(1 for e in self._entries.values() if e.principal == principal)
-        if held >= self._cap:
+        running = sum(1 for e in self._entries.values() if e.principal == principal and e.finished_at is None)
+        if running >= self._cap:
             raise Refusal(
                 429,
-                f"This token already has {held} answers in progress or not yet fetched (the limit is {self._cap}). "
-                "Fetch them with getAnswer, or wait for them to expire, then ask again.",
+                f"This token already has {running} answers in progress (the limit is {self._cap}). Wait for them "
+                "to finish (getAnswer), then ask again.",
             )
         answer_id = secrets.token_hex(16)
         self._entries[answer_id] = _Entry(principal, agent)
@@ -120,6 +120,3 @@ class InProcessAnswers:
         with anyio.move_on_after(seconds):
             await entry.done.wait()
         return entry.state()
-
-    async def drop(self, answer_id: str) -> None:
-        self._entries.pop(answer_id, None)

@@ -141,6 +141,10 @@ def _operations(agent: Agent, prefix: str) -> dict[str, Any]:
             operation["parameters"] = _query_parameters(op.args)
         result: type[BaseModel] = AnswerOut if endpoint is ASK else op.result
         operation["responses"] = _responses(result, "The result.", body_limit=endpoint.method == "POST")
+        if endpoint is ASK:  # where answer_id goes next, for tools that follow OpenAPI links
+            operation["responses"]["200"]["links"] = {
+                "rest": {"operationId": answer_operation, "parameters": {"answer_id": "$response.body#/answer_id"}}
+            }
         paths[f"/actions/{agent.name}/{endpoint.path}"] = {endpoint.method.lower(): operation}
     if ASK.tool in agent.tools:
         paths[f"/actions/{agent.name}/answers/{{answer_id}}"] = {

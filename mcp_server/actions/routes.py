@@ -241,11 +241,8 @@ class ActionsFacade:
         if state is None:
             raise _no_answer()
         if state.failure is not None:
-            await self._answers.drop(answer_id)
             raise state.failure
         body = _answer_body(state, answer_id, offset)
-        if state.result is not None and body["next_offset"] is None:
-            await self._answers.drop(answer_id)  # delivered whole: nothing left to fetch
         return JSONResponse(shrink(body))
 
 
