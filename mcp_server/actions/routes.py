@@ -67,6 +67,9 @@ class _Endpoint:
             response = failure.response()
             if failure.status == 405:
                 response.headers["Allow"] = ", ".join(self._methods)
+        except Exception:  # a bug of ours: the client reads one JSON sentence, the operator the traceback
+            logger.exception("actions %s %s failed inside the bridge", request.method, request.url.path)
+            response = Failure(500, _INTERNAL, "internal_error").response()
         await response(scope, receive, send)
 
 
