@@ -26,13 +26,16 @@ def cut_text(body: dict[str, Any], key: str, marker: str, limit: int = MAX_RESPO
     if encoded_length(body) <= limit:
         return None
     text: str = body[key]
-    keep = max(0, len(text) - (encoded_length(body) - limit) - len(marker))
-    while True:
-        body[key] = text[:keep] + marker
-        excess = encoded_length(body) - limit
-        if excess <= 0 or keep == 0:
-            return keep
-        keep = max(0, keep - excess)
+    low, high = 0, len(text)  # the longest prefix that fits, by bisection (escaping makes length uneven)
+    while low < high:
+        middle = (low + high + 1) // 2
+        body[key] = text[:middle] + marker
+        if encoded_length(body) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    body[key] = text[:low] + marker
+    return low
 
 
 def _longest_string(value: Any, path: tuple[Any, ...] = ()) -> tuple[int, tuple[Any, ...]]:
