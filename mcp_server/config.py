@@ -104,10 +104,33 @@ class ServerConfig(_Strict):
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
+    # The bridge's URL as its clients reach it (e.g. behind a proxy): `https://bridge.example.com`.
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", value):
+            raise ValueError("must be an http:// or https:// URL without query, e.g. https://bridge.example.com")
+        return value.rstrip("/") if value is not None else None
+
+
+class ActionsConfig(_Strict):
+    """The ChatGPT Actions / OpenAPI facade (`/actions/...`); off unless enabled."""
+
+    enabled: bool = False
+    # How long `ask` (and each answers/{id} call) waits before answering `in_progress`: ChatGPT gives
+    # an Action 45 seconds in all.
+    answer_wait_seconds: float = Field(default=35.0, gt=0, le=600)
+    # A finished answer nobody fetched is dropped this long after it finished.
+    answer_ttl_seconds: float = Field(default=300.0, gt=0)
+    # Answers one token may have in flight (running or not yet fetched) at once.
+    max_answers_per_token: int = Field(default=10, ge=1)
 
 
 class BridgeConfig(_Strict):
     server: ServerConfig = ServerConfig()
+    actions: ActionsConfig = ActionsConfig()
     backends: dict[str, BackendConfig] = Field(default_factory=dict[str, BackendConfig])
     agents: tuple[AgentConfig, ...] = ()
     tokens: tuple[TokenConfig, ...] = ()

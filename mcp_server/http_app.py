@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_server.actions import ActionsFacade
 from mcp_server.agents import AgentRegistry, Face, seal_for
 from mcp_server.auth import (
     HOW_TO_PASS_A_TOKEN,
@@ -156,6 +157,10 @@ class BridgeApp:
             self.tokens,
             StreamCounter(config.server.max_sessions_per_token),
             relay,
+        )
+        # The ChatGPT Actions / OpenAPI facade (`/actions/...`), only when `[actions] enabled = true`.
+        self.actions = (
+            ActionsFacade(config, self.tokens, self._registry, seal_for(config)) if config.actions.enabled else None
         )
 
     # -- views ------------------------------------------------------------------------------------
@@ -290,6 +295,8 @@ class BridgeApp:
             if self.config.server.passthrough:
                 logger.warning("passthrough is on: /projects/{id}/ URLs accept callers' own upstream keys")
             async with AsyncExitStack() as relaying:
+                if self.actions is not None:  # answers in progress run here; cancelled on shutdown
+                    await relaying.enter_async_context(self.actions.running())
                 if self.relay is not None:  # other workers relay this worker's SSE messages to it
                     await relaying.enter_async_context(self.relay.serving(app))
                 with self.sse.closing_idle_streams_on_signal():  # idle SSE streams never hold a shutdown
@@ -310,6 +317,8 @@ class BridgeApp:
                 Route(f"{prefix}/sse/", sse, methods=["GET"]),
                 Route(f"{prefix}/messages/", post, methods=["POST"]),
             ]
+        if self.actions is not None:
+            routes += self.actions.routes()
         app = Starlette(
             routes=routes,
             lifespan=self.lifespan,

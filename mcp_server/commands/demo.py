@@ -105,8 +105,21 @@ def demo_config(directory: Path, sandbox_url: str, port: int, token: str) -> Pat
         "[[tokens]]\n"
         'name = "demo"\n'
         f'sha256 = "{digest}"\n'
+        "[actions]\n"
+        "enabled = true\n"
     )
     return path
+
+
+def actions_settings(base: str, token: str) -> list[str]:
+    """What to enter in a custom GPT's Actions (or any OpenAPI tool) for the running demo server."""
+    return [
+        "ChatGPT custom GPT (Configure -> Actions -> Create new action) or any OpenAPI tool:",
+        f"  Import from URL:  {base}/actions/support/openapi.json   (3.0.3: add ?openapi=3.0)",
+        "  Authentication:   API Key, Auth Type Bearer (or Custom header X-API-Key: ?auth=api_key on the URL)",
+        f"  API Key:          {token}",
+        "  (ChatGPT reaches only a public https URL: put the bridge behind a proxy and set server.public_url.)",
+    ]
 
 
 def client_snippets(base: str, token: str) -> list[tuple[str, Any]]:
@@ -163,6 +176,9 @@ def serve_http(sandbox_url: str, port: int) -> None:
                 _print()
                 _print(f"{title}:")
                 _print(json.dumps(snippet, indent=2))
+            _print()
+            for line in actions_settings(server.url, token):
+                _print(line)
             _print()
             _print("Press Ctrl-C to stop.")
             server.process.wait()

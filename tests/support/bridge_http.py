@@ -40,6 +40,7 @@ def write_http_config(
     extra_server: Sequence[str] = (),
     keepalive: float = 10,
     agents: Sequence[tuple[str, int, str]] = AGENTS,
+    extra_tables: Sequence[str] = (),
 ) -> Path:
     """A bridge config against the sandbox: agents (name, project id, title) and, unless told, TOKENS."""
     lines = ["[server]", f"keepalive_seconds = {keepalive}", *extra_server]
@@ -51,6 +52,7 @@ def write_http_config(
             digest = hashlib.sha256(token.encode()).hexdigest()
             lines += ["[[tokens]]", f'name = "{name}"', f'sha256 = "{digest}"']
             lines += [f"agents = {json.dumps(scope_agents)}", f"tools = {json.dumps(scope_tools)}"]
+    lines += extra_tables  # whole tables after the rest, e.g. "[actions]", "enabled = true"
     path.write_text("\n".join(lines) + "\n")
     return path
 
