@@ -25,9 +25,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from mcp_server.config import DEFAULT_CUSTOMGPT_URL
 from mcp_server.errors import ConfigError
+from mcp_server.framework_snippets import FRAMEWORKS
 from mcp_server.snippet_text import ShellRef, ShellWord, to_json, to_shell, to_toml_table, to_yaml
 
-Format = Literal["json", "toml", "yaml", "shell", "text"]
+Format = Literal["json", "toml", "yaml", "shell", "text", "python"]
 Transport = Literal["http", "sse"]
 
 DEFAULT_NAME: Final = "agent-bridge"
@@ -475,6 +476,13 @@ class Client:
     on_local: Callable[[Local, str], list[Snippet]] | None
 
 
+def _framework(title: str, write: Callable[[Served], str]) -> Client:
+    def on_served(target: Served, name: str) -> list[Snippet]:
+        return [Snippet(f"{title}: save as a .py file, run it with a question", "python", write(target))]
+
+    return Client(title, on_served, None)
+
+
 CLIENTS: Final[dict[str, Client]] = {
     "claude-desktop": Client(
         "Claude Desktop (bundle, uvx, installed; mcp-remote or supergateway for a URL)",
@@ -494,6 +502,7 @@ CLIENTS: Final[dict[str, Client]] = {
     "open-webui": Client("Open WebUI (External Tools; mcpo for stdio)", _open_webui_served, _open_webui_local),
     "n8n": Client("n8n (MCP Client Tool node)", _n8n, None),
     "chatgpt-actions": Client("ChatGPT custom GPT Actions (OpenAPI schema URL)", _chatgpt_actions, None),
+    **{name: _framework(title, write) for name, (title, write) in FRAMEWORKS.items()},
 }
 
 
@@ -508,6 +517,6 @@ def snippets(client: str, target: Target, name: str = DEFAULT_NAME) -> list[Snip
         return spec.on_served(target, name)
     if spec.on_local is None:
         raise ConfigError(
-            f"{client} connects over HTTP only: serve the bridge (`agent-bridge serve`) and pass its URL with --url"
+            f"{client} connects to a served bridge here: serve it (`agent-bridge serve`) and pass its URL with --url"
         )
     return spec.on_local(target, name)

@@ -3,6 +3,7 @@ secrets from the environment are referenced, never copied; `agent-bridge connect
 
 from __future__ import annotations
 
+import ast
 import json
 import shlex
 import subprocess
@@ -16,12 +17,13 @@ import yaml
 
 from mcp_server.client_snippets import CLIENTS, Local, Served, Snippet, Target, local, served, snippets
 from mcp_server.errors import ConfigError
+from mcp_server.framework_snippets import FRAMEWORKS
 
 SECRET_KEY = "sk-secret-key-from-the-environment-7f3a"
 ENV = {"CUSTOMGPT_API_KEY": SECRET_KEY, "CUSTOMGPT_PROJECT_IDS": "12,34", "CUSTOMGPT_BASE_URL": "http://upstream:9"}
 URL = "https://bridge.example.com/agents/support/mcp"
 HTTP_ONLY = {"codex", "zed", "open-webui"}
-SERVED_ONLY = {"n8n", "chatgpt-actions"}
+SERVED_ONLY = {"n8n", "chatgpt-actions", *FRAMEWORKS}
 
 
 def parsed(snippet: Snippet) -> Any:
@@ -31,6 +33,8 @@ def parsed(snippet: Snippet) -> Any:
         return tomllib.loads(snippet.text)
     if snippet.format == "yaml":
         return yaml.safe_load(snippet.text)
+    if snippet.format == "python":
+        return ast.parse(snippet.text)
     if snippet.format == "shell":
         return shlex.split(snippet.text)
     assert snippet.format == "text"
@@ -52,7 +56,7 @@ def targets(tmp_path: Path) -> dict[str, Target]:
 
 def _documented_shape(client: str, data: Any, target: Target) -> None:
     """The keys each client's documentation names for a URL server or a command server."""
-    if isinstance(data, str):
+    if isinstance(data, str | ast.Module):
         return
     http = isinstance(target, Served)
     if client in ("claude-desktop", "cursor", "windsurf", "gemini-cli", "cline"):
@@ -190,7 +194,7 @@ def test_served_with_agent_option() -> None:
         (["connect", "cursor", "--url", "ftp://x"], "is not an http(s) URL"),
         (["connect", "cursor", "--url", "http://h/mcp?token=x"], "leave the query out"),
         (["connect", "cursor", "--token", "x"], "--token needs --url"),
-        (["connect", "n8n"], "n8n connects over HTTP only"),
+        (["connect", "n8n"], "n8n connects to a served bridge here"),
         (["connect", "codex", "--url", "http://h", "--transport", "sse"], "Streamable HTTP only"),
     ],
 )
