@@ -47,6 +47,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "validate a settings file and print the agents it defines",
         "mcp_server.commands.check_config",
     ),
+    "connect": ("print the configuration that connects one MCP client", "mcp_server.commands.connect"),
+    "bundle": ("build the Claude Desktop MCP Bundle (.mcpb) from this checkout", "mcp_server.commands.bundle"),
     "token": ("create client tokens and their sha256 hashes", "mcp_server.commands.token"),
     "sandbox": ("run the local CustomGPT-compatible test and demo upstream", "mcp_server.sandbox.cli"),
 }

@@ -3,14 +3,14 @@
 It starts the sandbox (a local stand-in for the CustomGPT.ai API, serving a demo knowledge base),
 spawns `agent-bridge stdio` under a real MCP client exactly as Claude Desktop would, lists the tools,
 asks the demo agent a question while the answer streams in, prints the answer with its sources,
-and prints the configuration snippets that do the same against a real CustomGPT.ai account.
+and prints the configuration snippets (from `client_snippets`, like `agent-bridge connect`) that do the
+same against a real CustomGPT.ai account.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import secrets
 import signal
 import socket
@@ -24,6 +24,7 @@ import anyio
 from mcp import Client, StdioServerParameters
 
 from mcp_server import launch
+from mcp_server.client_snippets import Snippet, claude_desktop_installed, local, served, snippets
 from mcp_server.errors import ConfigError
 
 DEFAULT_QUESTION = "How long are backups kept on the Pro plan?"
@@ -38,18 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _print(text: str = "") -> None:
     print(text, flush=True)
-
-
-def claude_desktop_snippet() -> dict[str, Any]:
-    return {
-        "mcpServers": {
-            "customgpt": {
-                "command": "agent-bridge",
-                "args": ["stdio"],
-                "env": {"CUSTOMGPT_API_KEY": "<your CustomGPT API key>", "CUSTOMGPT_PROJECT_IDS": "<project id>"},
-            }
-        }
-    }
 
 
 async def ask_over_stdio(sandbox_url: str, question: str) -> None:
@@ -122,46 +111,13 @@ def actions_settings(base: str, token: str) -> list[str]:
     ]
 
 
-def client_snippets(base: str, token: str) -> list[tuple[str, Any]]:
-    """Ready-to-paste configuration for each client, pointing at the running demo server."""
-    sse = f"{base}/agents/support/sse?token={token}"
-    mcp = f"{base}/agents/support/mcp"
-    return [
-        ("Cursor (~/.cursor/mcp.json)", {"mcpServers": {"northwind": {"url": sse}}}),
-        ("Windsurf (~/.codeium/windsurf/mcp_config.json)", {"mcpServers": {"northwind": {"serverUrl": sse}}}),
-        (
-            "Claude Desktop through supergateway",
-            {"mcpServers": {"northwind": {"command": "npx", "args": ["-y", "supergateway", "--sse", sse]}}},
-        ),
-        (
-            "Claude Desktop through mcp-remote",
-            {
-                "mcpServers": {
-                    "northwind": {
-                        "command": "npx",
-                        "args": [
-                            "-y",
-                            "mcp-remote",
-                            mcp,
-                            "--transport",
-                            "http-only",
-                            "--header",
-                            f"Authorization:Bearer {token}",
-                        ],
-                    }
-                }
-            },
-        ),
-        (
-            "n8n MCP Client Tool node",
-            {
-                "Endpoint": mcp,
-                "Server Transport": "HTTP Streamable",
-                "Authentication": "Bearer Auth",
-                "Bearer Token": token,
-            },
-        ),
-    ]
+DEMO_CLIENTS = ("cursor", "windsurf", "claude-desktop", "n8n")
+
+
+def client_snippets(base: str, token: str) -> list[Snippet]:
+    """Ready-to-paste configuration for some clients, pointing at the running demo server."""
+    target = served(f"{base}/agents/support/mcp", token=token)
+    return [snippet for client in DEMO_CLIENTS for snippet in snippets(client, target, "northwind")]
 
 
 def serve_http(sandbox_url: str, port: int) -> None:
@@ -172,10 +128,13 @@ def serve_http(sandbox_url: str, port: int) -> None:
             _print(f"Agent Bridge is serving the demo agent over HTTP at {server.url}")
             _print(f"  Streamable HTTP: {server.url}/agents/support/mcp   HTTP+SSE: {server.url}/agents/support/sse")
             _print(f"  demo token (valid for this run only): {token}")
-            for title, snippet in client_snippets(server.url, token):
+            for snippet in client_snippets(server.url, token):
                 _print()
-                _print(f"{title}:")
-                _print(json.dumps(snippet, indent=2))
+                _print(f"{snippet.title}:")
+                _print(snippet.text)
+            _print()
+            _print("Every other client: agent-bridge connect --list, then")
+            _print(f"  agent-bridge connect CLIENT --url {server.url}/agents/support/mcp --token {token}")
             _print()
             for line in actions_settings(server.url, token):
                 _print(line)
@@ -215,7 +174,8 @@ def run(args: argparse.Namespace) -> int:
         anyio.run(ask_over_stdio, sandbox.url, args.question)
         _print()
         _print("To use your real CustomGPT.ai agents from Claude Desktop, add this to claude_desktop_config.json:")
-        _print(json.dumps(claude_desktop_snippet(), indent=2))
+        _print(claude_desktop_installed(local(None, {}), "customgpt").text)
+        _print("No virtual environment to manage, or a one-click bundle: agent-bridge connect claude-desktop")
         _print()
         if not args.no_serve:
             serve_http(sandbox.url, args.port)

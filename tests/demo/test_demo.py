@@ -10,9 +10,11 @@ import subprocess
 import sys
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
 
 
 def test_demo_stdio_run_prints_answer_sources_and_snippet() -> None:
@@ -65,11 +67,18 @@ def _stop(demo: subprocess.Popen[str]) -> int:
 async def test_demo_serves_http_with_the_snippets_it_prints() -> None:
     demo, out = await anyio.to_thread.run_sync(_start_demo)
     try:
-        sse_url = re.search(r'"url": "(http://[^"]+/sse\?token=[^"]+)"', out)
-        assert sse_url, out
-        for client_name in ("Cursor", "Windsurf", "supergateway", "mcp-remote", "n8n"):
+        cursor = re.search(r"^Cursor[^\n]*:\n(\{\n.*?\n\})$", out, re.MULTILINE | re.DOTALL)
+        assert cursor, out
+        entry = json.loads(cursor.group(1))["mcpServers"]["northwind"]
+        for client_name in ("Cursor", "Windsurf", "supergateway", "mcp-remote", "n8n", "agent-bridge connect"):
             assert client_name in out
-        async with Client(sse_client(sse_url.group(1)), mode="legacy") as client:
+        sse_url = entry["url"].removesuffix("/mcp") + "/sse"
+        async with (
+            httpx2.AsyncClient(headers=entry["headers"], timeout=30) as http,
+            Client(streamable_http_client(entry["url"], http_client=http)) as client,
+        ):
+            assert [t.name for t in (await client.list_tools()).tools] == ["ask", "search_citations", "list_sources"]
+        async with Client(sse_client(sse_url, headers=entry["headers"]), mode="legacy") as client:
             names = [t.name for t in (await client.list_tools()).tools]
             result = await client.call_tool("ask", {"question": "Does the desktop agent run on macOS and Ubuntu?"})
         assert names == ["ask", "search_citations", "list_sources"]
