@@ -120,8 +120,8 @@ def build_agent(
 ) -> Agent:
     """The one constructor of an `Agent`: the configured agent on its backend's shared pool, with
     `title` (from the upstream) and `api_key` (passthrough) when given."""
-    shown = title or config.title or config.name
-    target = AgentTarget(config.project_id, config.model, config.agent_id, config.system_prompt)
+    shown = title or config.default_title()
+    target = AgentTarget(config.project_id, config.upstream_model(), config.agent_id, config.system_prompt)
     tools = agent_tools(config, kind)
     assert all(t in TOOLS for t in tools)  # the configuration allows only registry names
     return Agent(

@@ -52,7 +52,13 @@ KINDS: Final[dict[str, BackendKind]] = {
     "customgpt": BackendKind(
         CustomGPTSettings, CustomGPTBackend.CAPABILITIES, "project_id", "the project's number", _customgpt
     ),
-    "openai": BackendKind(OpenAISettings, OpenAIBackend.CAPABILITIES, "model", "e.g. gpt-4o", _openai),
+    "openai": BackendKind(
+        OpenAISettings,
+        OpenAIBackend.CAPABILITIES,
+        "model",
+        "e.g. gpt-4o; or gpt = a custom GPT's link, e.g. https://chatgpt.com/g/g-bo0FiWLY7-researchgpt",
+        _openai,
+    ),
     "codegpt": BackendKind(CodeGPTSettings, OpenAIBackend.CAPABILITIES, "agent_id", "the agent's id", _codegpt),
 }
 

@@ -80,10 +80,19 @@ class OpenAIBackend:
         system = [{"role": "system", "content": self._system_prompt}] if self._system_prompt else []
         messages = [*system, *history, {"role": "user", "content": question}]
         body: dict[str, Any] = {**self._agent_fields, "messages": messages, "stream": on_delta is not None}
-        if on_delta is None:
-            text, completion_id, citation_ids = _read_completion(await self._client.post_json(COMPLETIONS_PATH, body))
-        else:
-            text, completion_id, citation_ids = await self._stream(body, on_delta)
+        try:
+            if on_delta is None:
+                reply = await self._client.post_json(COMPLETIONS_PATH, body)
+                text, completion_id, citation_ids = _read_completion(reply)
+            else:
+                text, completion_id, citation_ids = await self._stream(body, on_delta)
+        except UpstreamNotFoundError:
+            named = ", ".join(f"{k} '{v}'" for k, v in self._agent_fields.items() if k in ("model", "agentId"))
+            raise UpstreamNotFoundError(
+                f"the upstream does not know {named} (HTTP 404). Check the agent's model (or gpt link, or agent_id) "
+                "and the backend's base_url.",
+                status=404,
+            ) from None
         self._remember(caller, conversation_id, [*history, messages[-1], {"role": "assistant", "content": text}])
         return Answer(
             text=text,

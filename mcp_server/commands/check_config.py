@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _target(agent: AgentConfig) -> str:
     if agent.project_id:
         return f"project {agent.project_id}"
+    if agent.gpt:
+        return f"custom GPT {agent.gpt} (model {agent.upstream_model()})"
     return f"model {agent.model}" if agent.model else f"agent {agent.agent_id}"
 
 
