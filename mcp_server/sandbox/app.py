@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mcp_server.sandbox import wire
+from mcp_server.sandbox.codegpt_api import CodeGPTAPI, codegpt_error
 from mcp_server.sandbox.completions import (
     completion_response,
     not_supported_message,
@@ -67,6 +68,7 @@ class SandboxSettings:
     drip: float = 0.0  # --drip: seconds between streamed pieces
     docs_url: str = DOCS_HOST  # --docs-url: where the documents' public pages live (/docs here serves them)
     gizmos: tuple[tuple[str, Path], ...] = ()  # --gizmo g-XXXX=DIR: custom GPTs on the generic OpenAI API
+    codegpt_org: str | None = None  # --codegpt-org: the CodeGPT-Org-Id the agent/document endpoints want
 
 
 def _now() -> str:
@@ -91,6 +93,9 @@ class Sandbox:
         self._next_conversation = 1
         self._next_message = 1
         self.openai = OpenAIAPI(gizmos, self._retrieve, self.stats, lambda: self.settings.drip)
+        self.codegpt = CodeGPTAPI(
+            self.projects, self._retrieve, self.stats, lambda: self.settings.drip, settings.codegpt_org
+        )
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -311,12 +316,7 @@ class Sandbox:
 
     async def codegpt_completions(self, request: Request) -> Response:
         """CodeGPT's shape: `POST /api/v1/chat/completions` naming the agent in the body as `agentId`."""
-        body = await _json_body(request)
-        agent_id = str(body.get("agentId") or "")
-        project = self.projects.get(int(agent_id)) if agent_id.isdigit() else None
-        if project is None:
-            raise wire.Refused(f"Agent with id {agent_id or '(none)'} not found")
-        return await self._completion(request, project, body)
+        return await self.codegpt.chat_completions(request, await _json_body(request))
 
     async def _completion(self, request: Request, project: Project, body: dict[str, Any]) -> Response:
         question = user_question(body).strip()
@@ -381,7 +381,11 @@ class Sandbox:
             Route(f"{p}/conversations/{{session_id}}/messages/{{message_id}}", g(self.message)),
             Route(f"{p}/citations/{{citation_id}}", g(self.citation)),
             Route(f"{p}/chat/completions", g(self.chat_completions), methods=["POST"]),
-            Route("/api/v1/chat/completions", g(self.codegpt_completions), methods=["POST"]),
+            Route("/api/v1/chat/completions", g(self.codegpt_completions, codegpt_error), methods=["POST"]),
+            Route("/api/v1/agent", g(self.codegpt.agents, codegpt_error)),
+            Route("/api/v1/agent/{agent_id}", g(self.codegpt.agent, codegpt_error)),
+            Route("/api/v1/document", g(self.codegpt.documents, codegpt_error)),
+            Route("/api/v1/document/{document_id}", g(self.codegpt.document, codegpt_error)),
             Route("/api/v1/limits/usage", g(self.limits)),
             Route("/api/v1/user", g(self.user)),
             Route("/v1/chat/completions", g(self.openai_completions, openai_shaped_error), methods=["POST"]),

@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "repeatable",
     )
     parser.add_argument(
+        "--codegpt-org", help="the CodeGPT-Org-Id header CodeGPT's agent and document endpoints require (default: none)"
+    )
+    parser.add_argument(
         "--fault", choices=FAULT_KINDS, help="apply this fault to every /api request (see FAULTS.md); test use only"
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added before every /api response")
@@ -66,7 +69,14 @@ def run(args: argparse.Namespace) -> int:
         default_fault = make_fault(args.fault) if args.fault else None
         gizmos = tuple((gizmo, Path(folder)) for gizmo, folder in map(parse_gizmo, args.gizmo))
         settings = SandboxSettings(
-            args.api_key, tuple(args.corpus), default_fault, args.latency, args.drip, args.docs_url.rstrip("/"), gizmos
+            args.api_key,
+            tuple(args.corpus),
+            default_fault,
+            args.latency,
+            args.drip,
+            args.docs_url.rstrip("/"),
+            gizmos,
+            args.codegpt_org,
         )
         app = create_app(settings)
     except ValueError as exc:
