@@ -5,6 +5,8 @@ when the backend names an org), both stream formats, multi-turn, faults."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,28 @@ def _json(result: types.ReadResourceResult) -> Any:
     content = result.contents[0]
     assert isinstance(content, types.TextResourceContents)
     return json.loads(content.text)
+
+
+@pytest.mark.parametrize("org", [ORG, None])
+def test_check_config_reads_the_agent_for_free(
+    codegpt_sandbox: SandboxProcess, tmp_path: Path, org: str | None
+) -> None:
+    config = _config(tmp_path / "c.toml", codegpt_sandbox, *([f'org_id = "{org}"'] if org else []))
+    result = subprocess.run(
+        [sys.executable, "-m", "mcp_server", "check-config", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+    if org:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "upstream: OK (reachable, key accepted, agent found with 8 document(s))" in result.stdout
+    else:
+        assert result.returncode == 1
+        assert "FAILED: the upstream refused the API key (HTTP 403)" in result.stdout
+        assert "set org_id in the backend (CodeGPT-Org-Id)" in result.stdout
 
 
 def test_sandbox_serves_codegpt_agent_and_document_shapes(codegpt_sandbox: SandboxProcess) -> None:
