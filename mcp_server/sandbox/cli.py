@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--codegpt-org", help="the CodeGPT-Org-Id header CodeGPT's agent and document endpoints require (default: none)"
     )
     parser.add_argument(
-        "--fault", choices=FAULT_KINDS, help="apply this fault to every /api request (see FAULTS.md); test use only"
+        "--fault", choices=FAULT_KINDS, help="apply this fault to every API request (see FAULTS.md); test use only"
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added before every /api response")
     parser.add_argument("--drip", type=float, default=0.0, help="seconds between streamed answer pieces")

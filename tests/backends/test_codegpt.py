@@ -15,6 +15,8 @@ import httpx2
 import mcp_types as types
 import pytest
 
+from mcp_server.backends.codegpt import CodeGPTBackend
+from mcp_server.operations import tools_for, unimplemented
 from tests.support.bridge_stdio import stdio_bridge
 from tests.support.sandbox_process import SandboxProcess, running_sandbox
 
@@ -54,6 +56,11 @@ def _json(result: types.ReadResourceResult) -> Any:
     content = result.contents[0]
     assert isinstance(content, types.TextResourceContents)
     return json.loads(content.text)
+
+
+def test_codegpt_implements_every_capability_it_states() -> None:
+    assert unimplemented(CodeGPTBackend) == []
+    assert tools_for(CodeGPTBackend.CAPABILITIES) == ("ask", "list_sources")
 
 
 @pytest.mark.parametrize("org", [ORG, None])

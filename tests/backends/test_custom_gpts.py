@@ -135,3 +135,29 @@ async def test_an_unknown_gpt_is_a_tool_error_naming_the_cause(sandbox: SandboxP
     text = " ".join(c.text for c in result.content if isinstance(c, types.TextContent))
     assert result.is_error
     assert "the upstream does not know model 'gpt-4-gizmo-g-n0tThere' (HTTP 404)" in text
+
+
+@pytest.mark.anyio
+async def test_custom_gpt_faults_become_tool_errors(sandbox: SandboxProcess, tmp_path: Path) -> None:
+    config = _config(tmp_path / "gpt.toml", f"{sandbox.url}/v1", 'gpt = "g-demo"')
+    sandbox.arm_fault("rate-limit", path="^/v1/chat/completions$")
+    sandbox.arm_fault("truncate", path="^/v1/chat/completions$")
+    sandbox.arm_fault("server-error", path="^/v1/chat/completions$")
+
+    async def ignore(progress: float, total: float | None, message: str | None) -> None:
+        return None
+
+    async with stdio_bridge(env={}, config=config) as client:
+        limited = await client.call_tool("ask", {"question": "How do I restore a deleted file?"})
+        cut = await client.call_tool("ask", {"question": "How do I restore a deleted file?"}, progress_callback=ignore)
+        failed = await client.call_tool("ask", {"question": "How do I restore a deleted file?"})
+        fine = await client.call_tool("ask", {"question": "How do I restore a deleted file?"})
+
+    def text(result: types.CallToolResult) -> str:
+        return " ".join(c.text for c in result.content if isinstance(c, types.TextContent))
+
+    assert limited.is_error and "retry after 30 seconds" in text(limited)
+    assert "Rate limit reached" in text(limited)  # OpenAI's own words came through
+    assert cut.is_error and "ended before [DONE]" in text(cut)
+    assert failed.is_error and "the upstream failed (HTTP 500" in text(failed)
+    assert not fine.is_error
