@@ -22,8 +22,8 @@ from mcp_server.backends.base import (
     OnDelta,
     Transcript,
 )
-from mcp_server.backends.memory import ConversationMemory
-from mcp_server.errors import NotFoundError, UpstreamNotFoundError, UpstreamProtocolError, UpstreamServerError
+from mcp_server.backends.memory import ConversationMemory, conversation_ended
+from mcp_server.errors import UpstreamNotFoundError, UpstreamProtocolError, UpstreamServerError
 from mcp_server.store import Turn
 from mcp_server.upstream import ScopedClient, event_json
 
@@ -138,10 +138,7 @@ class ChatBackend:
     async def transcript(self, conversation_id: str) -> Transcript:
         turns = await self._memory.peek(self._key(conversation_id))
         if turns is None:
-            raise NotFoundError(
-                f"no conversation {conversation_id} on this bridge (it ended after "
-                f"{self._memory.idle_minutes:g} idle minutes, or the bridge restarted)."
-            )
+            raise conversation_ended(self._memory.idle_minutes)
         messages = tuple(Message(id=str(i), question=t.question, answer=t.answer) for i, t in enumerate(turns, 1))
         return Transcript(conversation_id=conversation_id, name=None, messages=messages)
 

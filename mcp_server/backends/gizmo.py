@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 GIZMO_ID: Final = re.compile(r"g-[A-Za-z0-9]{1,64}")
 GPT_HOSTS: Final = frozenset({"chatgpt.com", "www.chatgpt.com", "chat.openai.com"})
 MODEL_PREFIX: Final = "gpt-4-gizmo-"
+GIZMO_MODEL: Final = re.compile(rf"gpt-4o?-gizmo-({GIZMO_ID.pattern})")
 EXAMPLE: Final = "https://chatgpt.com/g/g-bo0FiWLY7-researchgpt, or the bare id g-bo0FiWLY7"
 
 
@@ -39,6 +40,9 @@ def parse_gpt(value: str) -> GizmoRef:
     text = value.strip()
     if GIZMO_ID.fullmatch(text):
         return GizmoRef(text, None)
+    model = GIZMO_MODEL.fullmatch(text)
+    if model is not None:  # the model name itself: forgiving, it says the same thing
+        return GizmoRef(model.group(1), None)
     if text.startswith(("g-", "G-")) and "/" not in text:
         raise ValueError(f"'{text[:80]}' is not a GPT id: after 'g-' come letters and digits only; use {EXAMPLE}")
     if "/" not in text:

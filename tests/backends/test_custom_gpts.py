@@ -23,6 +23,7 @@ URL_FORMS = [
     ("https://chatgpt.com/g/g-bo0FiWLY7", "g-bo0FiWLY7", None),
     ("https://chatgpt.com/g/g-bo0FiWLY7-researchgpt/c/67ab12cd-0000", "g-bo0FiWLY7", "Researchgpt"),
     ("g-bo0FiWLY7", "g-bo0FiWLY7", None),
+    ("gpt-4-gizmo-g-bo0FiWLY7", "g-bo0FiWLY7", None),
 ]
 
 UNREADABLE = [
