@@ -51,7 +51,8 @@ class AgentConfig(_Strict):
     project_id: int | None = Field(default=None, gt=0, le=10**18, strict=True)  # true is not project 1
     model: str | None = None  # openai backends
     gpt: str | None = None  # openai backends, instead of model: a custom GPT's link or g-... id
-    agent_id: str | None = None  # codegpt backends
+    # codegpt backends: the agent's id (a UUID), one URL path segment
+    agent_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$")
     system_prompt: str | None = None
     title: str | None = None
     description: str | None = None
