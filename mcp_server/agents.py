@@ -15,11 +15,12 @@ from typing import Final, Literal
 
 import anyio
 
-from mcp_server.backends import KINDS, AgentTarget, Backend, create_backend, create_client
+from mcp_server.backends import KINDS, AgentTarget, Backend, BackendSettings, create_backend, create_client
 from mcp_server.config import AgentConfig, BridgeConfig, agent_tools
 from mcp_server.conversations import ConversationSeal, derive_key
 from mcp_server.errors import UpstreamError
 from mcp_server.operations import TOOLS, ResourceOperation
+from mcp_server.store import ConversationStore, InProcessConversationStore
 from mcp_server.upstream import UpstreamClient
 
 logger = logging.getLogger(__name__)
@@ -116,12 +117,20 @@ def default_description(title: str) -> str:
 
 
 def build_agent(
-    config: AgentConfig, kind: str, client: UpstreamClient, *, title: str | None = None, api_key: str | None = None
+    config: AgentConfig,
+    kind: str,
+    client: UpstreamClient,
+    *,
+    title: str | None = None,
+    api_key: str | None = None,
+    settings: BackendSettings | None = None,
+    store: ConversationStore | None = None,
 ) -> Agent:
     """The one constructor of an `Agent`: the configured agent on its backend's shared pool, with
-    `title` (from the upstream) and `api_key` (passthrough) when given."""
-    shown = title or config.title or config.name
-    target = AgentTarget(config.project_id, config.model, config.agent_id, config.system_prompt)
+    `title` (from the upstream) and `api_key` (passthrough) when given, its backend's `settings` and
+    the process's conversation `store`."""
+    shown = title or config.default_title()
+    target = AgentTarget(config.project_id, config.upstream_model(), config.agent_id, config.system_prompt)
     tools = agent_tools(config, kind)
     assert all(t in TOOLS for t in tools)  # the configuration allows only registry names
     return Agent(
@@ -130,7 +139,7 @@ def build_agent(
         description=config.description or default_description(shown),
         project_id=config.project_id,
         tools=tools,
-        backend=create_backend(kind, target, client, api_key),
+        backend=create_backend(kind, target, client, api_key, settings=settings, store=store),
         page_hosts=frozenset(h.lower() for h in config.fetch_hosts) if config.fetch_pages else frozenset(),
     )
 
@@ -185,7 +194,17 @@ class AgentRegistry:
             for name, backend_config in config.backends.items():
                 clients[name] = create_client(backend_config)
                 stack.push_async_callback(clients[name].aclose)
-            agents = [build_agent(a, config.backends[a.backend].kind, clients[a.backend]) for a in config.agents]
+            store = InProcessConversationStore()  # one per process; a shared store goes here
+            agents = [
+                build_agent(
+                    a,
+                    config.backends[a.backend].kind,
+                    clients[a.backend],
+                    settings=config.backends[a.backend],
+                    store=store,
+                )
+                for a in config.agents
+            ]
             if config.discover_agent_names:
                 agents = await _discover_names(agents)
             yield cls(config, agents, clients)

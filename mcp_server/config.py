@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mcp_server.backends import KINDS, BackendConfig, with_default_kind
+from mcp_server.backends.gizmo import parse_gpt
 from mcp_server.errors import ConfigError
 from mcp_server.operations import TOOL_NAMES, tools_for
 
@@ -49,7 +50,9 @@ class AgentConfig(_Strict):
     backend: str = "customgpt"
     project_id: int | None = Field(default=None, gt=0, le=10**18, strict=True)  # true is not project 1
     model: str | None = None  # openai backends
-    agent_id: str | None = None  # codegpt backends
+    gpt: str | None = None  # openai backends, instead of model: a custom GPT's link or g-... id
+    # codegpt backends: the agent's id (a UUID), one URL path segment
+    agent_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$")
     system_prompt: str | None = None
     title: str | None = None
     description: str | None = None
@@ -58,6 +61,21 @@ class AgentConfig(_Strict):
     # The ChatGPT connector's `fetch` of a cited source reads its public page, from these hosts only.
     fetch_pages: bool = False
     fetch_hosts: tuple[str, ...] = ()
+
+    @field_validator("gpt")
+    @classmethod
+    def _readable_gpt(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_gpt(value)  # raises ValueError saying what is wrong with it
+        return value
+
+    def upstream_model(self) -> str | None:
+        """The model an `openai` agent names: `model`, else the `gpt-4-gizmo-<id>` its `gpt` derives."""
+        return self.model or (parse_gpt(self.gpt).model if self.gpt else None)
+
+    def default_title(self) -> str:
+        """`title`, else the custom GPT's name from its link, else the agent's name."""
+        return self.title or (parse_gpt(self.gpt).name if self.gpt else None) or self.name
 
     @field_validator("tools")
     @classmethod
@@ -164,15 +182,20 @@ class BridgeConfig(_Strict):
                 )
             kind = self.backends[agent.backend].kind
             spec = KINDS[kind]
-            if not getattr(agent, spec.target_field):
+            if not getattr(agent, spec.target_field) and not (kind == "openai" and agent.gpt):
                 raise ValueError(
                     f"agents[{i}].{spec.target_field}: required for a {kind} backend ({spec.target_example})"
                 )
             unused = [
                 f
-                for f in ("project_id", "model", "agent_id")
-                if f != spec.target_field and getattr(agent, f) is not None
+                for f in ("project_id", "model", "agent_id", "gpt")
+                if f != spec.target_field and getattr(agent, f) is not None and not (f == "gpt" and kind == "openai")
             ]
+            if agent.model and agent.gpt:
+                raise ValueError(
+                    f"agents[{i}].gpt: give either model or gpt (a custom GPT's link or id), not both; "
+                    "gpt derives the model gpt-4-gizmo-<id>"
+                )
             if unused:
                 raise ValueError(
                     f"agents[{i}].{unused[0]}: not used by a {kind} backend (it names its agent by "

@@ -165,11 +165,13 @@ class UpstreamClient:
         connect_timeout: float = 10.0,
         max_connections: int = 100,
         transport: httpx2.AsyncBaseTransport | None = None,
+        headers: Headers | None = None,
     ) -> None:
         self.timeout = timeout
         self._client = httpx2.AsyncClient(
             base_url=base_url,
             headers={
+                **(headers or {}),  # a kind's own headers (CodeGPT-Org-Id); never replace the key below
                 "Authorization": f"Bearer {api_key}",
                 "Accept": "application/json",
                 "User-Agent": f"agent-bridge/{__version__}",
@@ -257,6 +259,35 @@ class UpstreamClient:
         finally:
             await response.aclose()
 
+    @asynccontextmanager
+    async def stream_text(
+        self, path: str, body: Mapping[str, Any], params: Params | None = None, headers: Headers | None = None
+    ) -> AsyncGenerator[AsyncGenerator[str]]:
+        """POST and read the response body as raw text pieces, as they arrive (CodeGPT's `format: "text"`)."""
+        request = self._client.build_request("POST", path, json=dict(body), params=params, headers=headers)
+        try:
+            response = await self._client.send(request, stream=True)
+        except (httpx2.TransportError, httpx2.TimeoutException) as exc:
+            raise transport_error(exc, self.timeout) from None
+        try:
+            if not response.is_success:
+                await response.aread()
+                raise status_error(response)
+            pieces = self._text(response)
+            try:
+                yield pieces
+            finally:
+                await pieces.aclose()
+        finally:
+            await response.aclose()
+
+    async def _text(self, response: httpx2.Response) -> AsyncGenerator[str]:
+        try:
+            async for piece in response.aiter_text():
+                yield piece
+        except (httpx2.TransportError, httpx2.TimeoutException) as exc:
+            raise transport_error(exc, self.timeout) from None
+
     async def _events(self, response: httpx2.Response) -> AsyncGenerator[httpx2.ServerSentEvent]:
         try:
             async for event in httpx2.EventSource(response):
@@ -316,6 +347,11 @@ class ScopedClient:
         self, path: str, body: Mapping[str, Any], params: Params | None = None
     ) -> AbstractAsyncContextManager[AsyncIterator[httpx2.ServerSentEvent]]:
         return self._client.stream_events(self._checked(path), body, params, self._headers)
+
+    def stream_text(
+        self, path: str, body: Mapping[str, Any], params: Params | None = None
+    ) -> AbstractAsyncContextManager[AsyncIterator[str]]:
+        return self._client.stream_text(self._checked(path), body, params, self._headers)
 
 
 def event_json(event: httpx2.ServerSentEvent) -> dict[str, Any]:

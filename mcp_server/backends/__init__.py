@@ -14,27 +14,56 @@ from typing import Annotated, Any, Final, cast
 from pydantic import Field
 
 from mcp_server.backends.base import AgentTarget, Backend, BackendSettings, Capability
+from mcp_server.backends.chat import COMPLETIONS_PATH
+from mcp_server.backends.codegpt import CodeGPTBackend, CodeGPTSettings
 from mcp_server.backends.customgpt import CustomGPTBackend, CustomGPTSettings
-from mcp_server.backends.openai import COMPLETIONS_PATH, CodeGPTSettings, OpenAIBackend, OpenAISettings
-from mcp_server.upstream import ScopedClient, UpstreamClient
+from mcp_server.backends.memory import ChatBackendSettings, ConversationMemory
+from mcp_server.backends.openai import OpenAIBackend, OpenAISettings
+from mcp_server.ids import segment
+from mcp_server.store import ConversationStore
+from mcp_server.upstream import UpstreamClient
 
 
-def _customgpt(target: AgentTarget, client: UpstreamClient, api_key: str | None) -> Backend:
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """What a backend is built with besides its target: the shared pool, the key (passthrough), its
+    kind's settings (None: the defaults) and the conversation store (None: one of its own)."""
+
+    client: UpstreamClient
+    api_key: str | None = None
+    settings: BackendSettings | None = None
+    store: ConversationStore | None = None
+
+    def memory(self) -> ConversationMemory:
+        settings = self.settings if isinstance(self.settings, ChatBackendSettings) else None
+        return ConversationMemory.of(settings, self.store)
+
+
+def _customgpt(target: AgentTarget, wiring: Wiring) -> Backend:
     assert target.project_id is not None  # the configuration requires it for this kind
-    return CustomGPTBackend(client.scoped(f"api/v1/projects/{target.project_id}", api_key), target.project_id)
+    scoped = wiring.client.scoped(f"api/v1/projects/{target.project_id}", wiring.api_key)
+    return CustomGPTBackend(scoped, target.project_id)
 
 
-def _openai(target: AgentTarget, client: UpstreamClient, api_key: str | None) -> Backend:
+def _openai(target: AgentTarget, wiring: Wiring) -> Backend:
     assert target.model is not None
-    scoped: ScopedClient = client.scoped(COMPLETIONS_PATH, api_key)
-    return OpenAIBackend(scoped, {"model": target.model}, target.model, target.system_prompt)
+    scoped = wiring.client.scoped(COMPLETIONS_PATH, wiring.api_key)
+    return OpenAIBackend(scoped, target.model, target.model, wiring.memory(), target.system_prompt)
 
 
-def _codegpt(target: AgentTarget, client: UpstreamClient, api_key: str | None) -> Backend:
+def _codegpt(target: AgentTarget, wiring: Wiring) -> Backend:
     assert target.agent_id is not None
-    fields = {"agentId": target.agent_id, "format": "json"}
-    title = f"CodeGPT agent {target.agent_id}"
-    return OpenAIBackend(client.scoped(COMPLETIONS_PATH, api_key), fields, title, target.system_prompt)
+    client, key = wiring.client, wiring.api_key
+    settings = wiring.settings if isinstance(wiring.settings, CodeGPTSettings) else None
+    return CodeGPTBackend(
+        client.scoped(COMPLETIONS_PATH, key),
+        client.scoped(f"agent/{segment(target.agent_id)}", key),
+        client.scoped("document", key),
+        target.agent_id,
+        wiring.memory(),
+        stream_format=settings.stream_format if settings is not None else "json",
+        system_prompt=target.system_prompt,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +74,21 @@ class BackendKind:
     capabilities: frozenset[Capability]
     target_field: str  # the `[[agents]]` key that names the agent upstream
     target_example: str
-    build: Callable[[AgentTarget, UpstreamClient, str | None], Backend]
+    build: Callable[[AgentTarget, Wiring], Backend]
 
 
 KINDS: Final[dict[str, BackendKind]] = {
     "customgpt": BackendKind(
         CustomGPTSettings, CustomGPTBackend.CAPABILITIES, "project_id", "the project's number", _customgpt
     ),
-    "openai": BackendKind(OpenAISettings, OpenAIBackend.CAPABILITIES, "model", "e.g. gpt-4o", _openai),
-    "codegpt": BackendKind(CodeGPTSettings, OpenAIBackend.CAPABILITIES, "agent_id", "the agent's id", _codegpt),
+    "openai": BackendKind(
+        OpenAISettings,
+        OpenAIBackend.CAPABILITIES,
+        "model",
+        "e.g. gpt-4o; or gpt = a custom GPT's link, e.g. https://chatgpt.com/g/g-bo0FiWLY7-researchgpt",
+        _openai,
+    ),
+    "codegpt": BackendKind(CodeGPTSettings, CodeGPTBackend.CAPABILITIES, "agent_id", "the agent's id", _codegpt),
 }
 
 
@@ -77,13 +112,23 @@ def create_client(settings: BackendSettings) -> UpstreamClient:
         timeout=settings.timeout_seconds,
         connect_timeout=settings.connect_timeout_seconds,
         max_connections=settings.max_connections,
+        headers=settings.extra_headers(),
     )
 
 
-def create_backend(kind: str, target: AgentTarget, client: UpstreamClient, api_key: str | None = None) -> Backend:
+def create_backend(
+    kind: str,
+    target: AgentTarget,
+    client: UpstreamClient,
+    api_key: str | None = None,
+    *,
+    settings: BackendSettings | None = None,
+    store: ConversationStore | None = None,
+) -> Backend:
     """The agent's backend on the shared pool `client`, confined to the agent's own upstream paths;
-    `api_key` overrides the configured key (passthrough mode)."""
-    return KINDS[kind].build(target, client, api_key)
+    `api_key` overrides the configured key (passthrough mode). `settings` are its backend's (for
+    conversation limits), `store` the conversation store to share (else one of its own)."""
+    return KINDS[kind].build(target, Wiring(client, api_key, settings, store))
 
 
 __all__ = [
@@ -92,6 +137,7 @@ __all__ = [
     "Backend",
     "BackendConfig",
     "BackendKind",
+    "BackendSettings",
     "create_backend",
     "create_client",
     "with_default_kind",

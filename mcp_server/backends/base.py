@@ -111,6 +111,10 @@ class BackendSettings(BaseModel):
     connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     max_connections: int = Field(default=100, ge=1, le=10_000)
 
+    def extra_headers(self) -> dict[str, str]:
+        """Headers this kind sends with every request besides the key (none by default)."""
+        return {}
+
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:

@@ -10,6 +10,7 @@ from typing import Final
 import anyio
 
 from mcp_server.agents import EVERYTHING, Agent, AgentRegistry
+from mcp_server.backends.codegpt import CodeGPTBackend
 from mcp_server.backends.customgpt import CustomGPTBackend
 from mcp_server.config import AgentConfig, BridgeConfig, add_config_argument, agent_tools, load
 from mcp_server.errors import UpstreamError
@@ -27,16 +28,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _target(agent: AgentConfig) -> str:
     if agent.project_id:
         return f"project {agent.project_id}"
+    if agent.gpt:
+        return f"custom GPT {agent.gpt} (model {agent.upstream_model()})"
     return f"model {agent.model}" if agent.model else f"agent {agent.agent_id}"
 
 
 async def _check(agent: Agent) -> tuple[bool, str]:
     """One request with the agent's key: reachable, key accepted, agent found."""
-    if not isinstance(agent.backend, CustomGPTBackend):
+    backend = agent.backend
+    if not isinstance(backend, CustomGPTBackend | CodeGPTBackend):
         return True, "not checked (an OpenAI-compatible API has no free check; a question would cost a completion)"
     try:
         with anyio.fail_after(CHECK_TIMEOUT_SECONDS):
-            profile = await agent.backend.profile()
+            if isinstance(backend, CodeGPTBackend):  # reading the agent costs nothing
+                listing = await backend.list_sources(1)
+                return True, f"OK (reachable, key accepted, agent found with {listing.total_pages} document(s))"
+            profile = await backend.profile()
     except UpstreamError as exc:
         return False, f"FAILED: {exc}"
     except TimeoutError:

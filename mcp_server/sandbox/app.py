@@ -1,7 +1,9 @@
-"""The sandbox: a local CustomGPT-compatible REST API serving folders of documents.
+"""The sandbox: a local CustomGPT-compatible REST API serving folders of documents (plus a generic
+OpenAI-compatible API, `openai_api.py`, and CodeGPT's shapes, `codegpt_api.py`).
 
-A test and demo upstream, never the real service. Every `/api/v1` request passes `_guarded`, which
-checks the key and applies any fault (see `faults.py`) before the endpoint runs.
+A test and demo upstream, never the real service. Every API request passes `_guarded`, which checks
+the key and applies any fault (see `faults.py`) before the endpoint runs; errors are written in the
+shape of the API the request went to.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mcp_server.sandbox import wire
-from mcp_server.sandbox.completions import completion_response, user_question
+from mcp_server.sandbox.codegpt_api import CodeGPTAPI, codegpt_error
+from mcp_server.sandbox.completions import (
+    completion_response,
+    not_supported_message,
+    unsupported_parameter,
+    user_question,
+)
 from mcp_server.sandbox.control import ControlAPI, PathLog
 from mcp_server.sandbox.corpus import DOCS_HOST, Document, Project, load_demo, load_folder
 from mcp_server.sandbox.faults import (
@@ -36,10 +44,20 @@ from mcp_server.sandbox.faults import (
     UnknownFault,
     from_headers,
 )
-from mcp_server.sandbox.search import ProjectIndex, pieces
+from mcp_server.sandbox.openai_api import DEMO_GIZMO, OpenAIAPI, openai_error
+from mcp_server.sandbox.search import ProjectIndex, Retrieved, pieces
 from mcp_server.sandbox.streams import ResetResponse, Stats, TrackedStream, answer_pieces, sse_event
 
 Handler = Callable[[Request], Awaitable[Response]]
+ErrorWriter = Callable[[Request, wire.Refused, "dict[str, str] | None"], Response]
+
+
+def customgpt_error(request: Request, refused: wire.Refused, headers: dict[str, str] | None = None) -> Response:
+    return wire.error(request, refused.status, str(refused), headers)
+
+
+def openai_shaped_error(request: Request, refused: wire.Refused, headers: dict[str, str] | None = None) -> Response:
+    return openai_error(request, refused.status, str(refused), headers, code=refused.code, param=refused.param)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +68,8 @@ class SandboxSettings:
     latency: float = 0.0  # --latency: seconds before every /api/v1 response
     drip: float = 0.0  # --drip: seconds between streamed pieces
     docs_url: str = DOCS_HOST  # --docs-url: where the documents' public pages live (/docs here serves them)
-
-
-class _NotFound(Exception):
-    def __init__(self, message: str, status: int = 404) -> None:
-        super().__init__(message)
-        self.status = status
+    gizmos: tuple[tuple[str, Path], ...] = ()  # --gizmo g-XXXX=DIR: custom GPTs on the generic OpenAI API
+    codegpt_org: str | None = None  # --codegpt-org: the CodeGPT-Org-Id the agent/document endpoints want
 
 
 def _now() -> str:
@@ -66,7 +80,11 @@ class Sandbox:
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
         docs = settings.docs_url
-        projects = [load_demo(docs)] + [load_folder(i, p, docs) for i, p in enumerate(settings.corpora, start=2)]
+        folders = [*settings.corpora, *(folder for _, folder in settings.gizmos)]
+        projects = [load_demo(docs)] + [load_folder(i, p, docs) for i, p in enumerate(folders, start=2)]
+        first_gizmo = 2 + len(settings.corpora)
+        gizmos = {DEMO_GIZMO: projects[0]}
+        gizmos.update({g: projects[first_gizmo - 1 + i] for i, (g, _) in enumerate(settings.gizmos)})
         self.projects: dict[int, Project] = {p.id: p for p in projects}
         self.indexes = {p.id: ProjectIndex(p) for p in projects}
         self.documents: dict[int, Document] = {d.id: d for p in projects for d in p.documents}
@@ -75,35 +93,39 @@ class Sandbox:
         self.stats = Stats()
         self._next_conversation = 1
         self._next_message = 1
+        self.openai = OpenAIAPI(gizmos, self._retrieve, self.stats, lambda: self.settings.drip)
+        self.codegpt = CodeGPTAPI(
+            self.projects, self._retrieve, self.stats, lambda: self.settings.drip, settings.codegpt_org
+        )
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    def _guarded(self, handler: Handler) -> Handler:
+    def _guarded(self, handler: Handler, error: ErrorWriter = customgpt_error) -> Handler:
         async def endpoint(request: Request) -> Response:
             route = request.scope.get("route")
             self.stats.requests[getattr(route, "path", request.url.path)] += 1
             if self.settings.latency:
                 await anyio.sleep(self.settings.latency)
             if request.headers.get("authorization") != f"Bearer {self.settings.api_key}":
-                return wire.error(request, 401, "API Token is either missing or invalid")
+                return error(request, wire.Refused("API Token is either missing or invalid", 401), None)
             try:
                 fault = from_headers(request.headers) or self.faults.take(request.url.path)
             except UnknownFault as exc:
-                return wire.error(request, 400, str(exc))
+                return error(request, wire.Refused(str(exc), 400), None)
             request.state.fault = fault
             if fault is not None:
                 self.stats.faults[fault.kind] += 1
-                early = await self._apply(request, fault)
+                early = await self._apply(request, fault, error)
                 if early is not None:
                     return early
             try:
                 return await handler(request)
-            except _NotFound as exc:
-                return wire.error(request, exc.status, str(exc))
+            except wire.Refused as exc:
+                return error(request, exc, None)
 
         return endpoint
 
-    async def _apply(self, request: Request, fault: Fault) -> Response | None:
+    async def _apply(self, request: Request, fault: Fault, error: ErrorWriter) -> Response | None:
         if fault.latency:
             await anyio.sleep(fault.latency)
         if fault.kind == "hang":
@@ -118,7 +140,7 @@ class Sandbox:
             message = wire.CREDITS_MESSAGE if status == 429 else wire.STATUS_MESSAGES[status]
             retry_after = {429: RETRY_AFTER_SECONDS, 503: UNAVAILABLE_RETRY_AFTER_SECONDS}.get(status)
             headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-            return wire.error(request, status, message, headers)
+            return error(request, wire.Refused(message, status), headers)
         if fault.kind == "malformed":
             return Response('{"status":"success","data":{"id":1,"openai_re', media_type="application/json")
         if fault.kind == "reset":
@@ -130,17 +152,17 @@ class Sandbox:
     def _project(self, request: Request) -> Project:
         raw = request.path_params["project_id"]
         if not raw.isdigit():
-            raise _NotFound("Agent id must be integer", 400)
+            raise wire.Refused("Agent id must be integer", 400)
         project = self.projects.get(int(raw))
         if project is None:
-            raise _NotFound(f"Agent with id {raw} not found")
+            raise wire.Refused(f"Agent with id {raw} not found")
         return project
 
     def _conversation(self, request: Request, project: Project) -> wire.Conversation:
         session = request.path_params["session_id"]
         conversation = self.conversations.get(session)
         if conversation is None or conversation.project_id != project.id:
-            raise _NotFound(f"Conversation with session id {session} not found")
+            raise wire.Refused(f"Conversation with session id {session} not found")
         return conversation
 
     # -- endpoints --------------------------------------------------------------------------------
@@ -212,7 +234,7 @@ class Sandbox:
         body = await _json_body(request)
         prompt = str(body.get("prompt") or "").strip()
         if not prompt:
-            raise _NotFound("Prompt can't be empty", 400)
+            raise wire.Refused("Prompt can't be empty", 400)
         retrieved = self.indexes[project.id].retrieve(prompt)
         citations = [d.id for d in retrieved.documents]
         if not _wants_stream(request, body):
@@ -262,38 +284,45 @@ class Sandbox:
         conversation = self._conversation(request, self._project(request))
         raw = request.path_params["message_id"]
         if not raw.isdigit():
-            raise _NotFound("Message id must be integer", 400)
+            raise wire.Refused("Message id must be integer", 400)
         found = next((m for m in conversation.messages if m["id"] == int(raw)), None)
         if found is None:
-            raise _NotFound(f"Conversation message with id {raw} not found")
+            raise wire.Refused(f"Conversation message with id {raw} not found")
         return wire.success(found)
 
     async def citation(self, request: Request) -> Response:
         project = self._project(request)
         raw = request.path_params["citation_id"]
         if not raw.isdigit():
-            raise _NotFound("Citation id must be integer", 400)
+            raise wire.Refused("Citation id must be integer", 400)
         doc = self.documents.get(int(raw))
         if doc is None or doc.project_id != project.id:
-            raise _NotFound(f"Page with id {raw} not found")
+            raise wire.Refused(f"Page with id {raw} not found")
         return wire.success(wire.citation_json(doc))
 
     async def chat_completions(self, request: Request) -> Response:
-        return await self._completion(request, self._project(request), await _json_body(request))
+        """CustomGPT's per-project compatibility layer: 501 for what it does not support, in its envelope."""
+        project = self._project(request)
+        body = await _json_body(request)
+        refused = unsupported_parameter(body)
+        if refused is not None:
+            raise wire.Refused(not_supported_message(refused), 501)
+        return await self._completion(request, project, body)
+
+    async def openai_completions(self, request: Request) -> Response:
+        return await self.openai.chat_completions(request, await _json_body(request))
+
+    def _retrieve(self, project: Project, question: str) -> Retrieved:
+        return self.indexes[project.id].retrieve(question)
 
     async def codegpt_completions(self, request: Request) -> Response:
         """CodeGPT's shape: `POST /api/v1/chat/completions` naming the agent in the body as `agentId`."""
-        body = await _json_body(request)
-        agent_id = str(body.get("agentId") or "")
-        project = self.projects.get(int(agent_id)) if agent_id.isdigit() else None
-        if project is None:
-            raise _NotFound(f"Agent with id {agent_id or '(none)'} not found")
-        return await self._completion(request, project, body)
+        return await self.codegpt.chat_completions(request, await _json_body(request))
 
     async def _completion(self, request: Request, project: Project, body: dict[str, Any]) -> Response:
         question = user_question(body).strip()
         if not question:
-            raise _NotFound("messages must contain a user message", 400)
+            raise wire.Refused("messages must contain a user message", 400)
         retrieved = self.indexes[project.id].retrieve(question)
         message = self._record(None, question, retrieved.text, [d.id for d in retrieved.documents])
         return completion_response(
@@ -353,9 +382,15 @@ class Sandbox:
             Route(f"{p}/conversations/{{session_id}}/messages/{{message_id}}", g(self.message)),
             Route(f"{p}/citations/{{citation_id}}", g(self.citation)),
             Route(f"{p}/chat/completions", g(self.chat_completions), methods=["POST"]),
-            Route("/api/v1/chat/completions", g(self.codegpt_completions), methods=["POST"]),
+            Route("/api/v1/chat/completions", g(self.codegpt_completions, codegpt_error), methods=["POST"]),
+            Route("/api/v1/agent", g(self.codegpt.agents, codegpt_error)),
+            Route("/api/v1/agent/{agent_id}", g(self.codegpt.agent, codegpt_error)),
+            Route("/api/v1/document", g(self.codegpt.documents, codegpt_error)),
+            Route("/api/v1/document/{document_id}", g(self.codegpt.document, codegpt_error)),
             Route("/api/v1/limits/usage", g(self.limits)),
             Route("/api/v1/user", g(self.user)),
+            Route("/v1/chat/completions", g(self.openai_completions, openai_shaped_error), methods=["POST"]),
+            Route("/v1/models", g(self.openai.models, openai_shaped_error)),
             Route("/docs/{slug}/{stem}", self.document_page),  # public, like a real site: no key
             *ControlAPI(self.settings.api_key, self.faults, self.stats).routes(),
         ]
@@ -379,7 +414,7 @@ async def _json_body(request: Request, strict: bool = True) -> dict[str, Any]:
     except ValueError:
         if not strict:
             return {}
-        raise _NotFound("Request body must be JSON", 400) from None
+        raise wire.Refused("Request body must be JSON", 400) from None
     return body if isinstance(body, dict) else {}  # pyright: ignore[reportUnknownVariableType]
 
 

@@ -15,6 +15,7 @@ from mcp_server.errors import ConfigError
 from mcp_server.sandbox.app import SandboxSettings, create_app
 from mcp_server.sandbox.corpus import DOCS_HOST
 from mcp_server.sandbox.faults import FAULT_KINDS, make_fault
+from mcp_server.sandbox.openai_api import parse_gizmo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +30,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a folder of .md/.txt documents served as the next project (2, 3, ...); repeatable",
     )
     parser.add_argument(
-        "--fault", choices=FAULT_KINDS, help="apply this fault to every /api request (see FAULTS.md); test use only"
+        "--gizmo",
+        action="append",
+        default=[],
+        metavar="g-ID=DIR",
+        help="serve folder DIR as the custom GPT `gpt-4-gizmo-g-ID` on /v1/chat/completions (g-demo is the demo); "
+        "repeatable",
+    )
+    parser.add_argument(
+        "--codegpt-org", help="the CodeGPT-Org-Id header CodeGPT's agent and document endpoints require (default: none)"
+    )
+    parser.add_argument(
+        "--fault", choices=FAULT_KINDS, help="apply this fault to every API request (see FAULTS.md); test use only"
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added before every /api response")
     parser.add_argument("--drip", type=float, default=0.0, help="seconds between streamed answer pieces")
@@ -55,8 +67,16 @@ def run(args: argparse.Namespace) -> int:
         if args.latency < 0 or args.drip < 0:
             raise ValueError("--latency and --drip must not be negative")
         default_fault = make_fault(args.fault) if args.fault else None
+        gizmos = tuple((gizmo, Path(folder)) for gizmo, folder in map(parse_gizmo, args.gizmo))
         settings = SandboxSettings(
-            args.api_key, tuple(args.corpus), default_fault, args.latency, args.drip, args.docs_url.rstrip("/")
+            args.api_key,
+            tuple(args.corpus),
+            default_fault,
+            args.latency,
+            args.drip,
+            args.docs_url.rstrip("/"),
+            gizmos,
+            args.codegpt_org,
         )
         app = create_app(settings)
     except ValueError as exc:

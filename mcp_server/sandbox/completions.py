@@ -1,7 +1,9 @@
 """The OpenAI-shaped answer of `POST /projects/{id}/chat/completions` (and CodeGPT's chat API):
 one JSON completion, or `chat.completion.chunk` frames ending with `data: [DONE]`.
 
-Both carry a top-level `citations` list of citation ids, where CustomGPT clients look for them."""
+CustomGPT's layer puts a top-level `citations` list of citation ids where its clients look for them;
+a generic OpenAI-compatible API (`citations=None`) has none. CustomGPT's layer refuses, with 501,
+the OpenAI parameters it does not support (`unsupported_parameter`) and ignores `model` and sampling."""
 
 from __future__ import annotations
 
@@ -15,6 +17,26 @@ from mcp_server.sandbox.search import pieces
 from mcp_server.sandbox.streams import Stats, TrackedStream, answer_pieces, sse_event
 
 MODEL: Final = "gpt-4-o"  # the project's model; the request's `model` is ignored, as upstream does
+UNSUPPORTED_BY_CUSTOMGPT: Final = (
+    "tools",
+    "tool_choice",
+    "functions",
+    "function_call",
+    "parallel_tool_calls",
+    "response_format",
+    "audio",
+    "modalities",
+    "web_search_options",
+)
+
+
+def unsupported_parameter(body: dict[str, Any]) -> str | None:
+    """The first parameter CustomGPT's compatibility layer answers with 501, if the body sends one."""
+    return next((name for name in UNSUPPORTED_BY_CUSTOMGPT if body.get(name) is not None), None)
+
+
+def not_supported_message(parameter: str) -> str:
+    return f"{parameter} is not yet supported. Please remove them from your request and try again."
 
 
 def user_question(body: dict[str, Any]) -> str:
@@ -36,12 +58,14 @@ def user_question(body: dict[str, Any]) -> str:
     return ""
 
 
-def completion_json(completion_id: str, created: int, answer: str, citations: list[int]) -> dict[str, Any]:
-    return {
+def completion_json(
+    completion_id: str, created: int, answer: str, citations: list[int] | None, model: str = MODEL
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
-        "model": MODEL,
+        "model": model,
         "usage": {
             "prompt_tokens": 0,
             "completion_tokens": 0,
@@ -60,36 +84,35 @@ def completion_json(completion_id: str, created: int, answer: str, citations: li
                 "finish_reason": "stop",
             }
         ],
-        "citations": citations,
     }
+    return body if citations is None else {**body, "citations": citations}
 
 
 def completion_response(
     completion_id: str,
     created: int,
     answer: str,
-    citations: list[int],
+    citations: list[int] | None,
     *,
     stream: bool,
     fault: Fault | None,
     drip: float,
     stats: Stats,
+    model: str = MODEL,
 ) -> Response:
     if not stream:
-        return JSONResponse(completion_json(completion_id, created, answer, citations))
+        return JSONResponse(completion_json(completion_id, created, answer, citations, model))
     outcome: dict[str, bool] = {}
 
     def chunk(delta: dict[str, Any], finish: str | None) -> str:
-        return sse_event(
-            {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": MODEL,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                "citations": citations,
-            }
-        )
+        frame: dict[str, Any] = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return sse_event(frame if citations is None else {**frame, "citations": citations})
 
     async def events() -> AsyncIterator[str]:
         yield chunk({"role": "assistant", "content": ""}, None)

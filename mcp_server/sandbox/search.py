@@ -1,12 +1,16 @@
 """Extractive answers: BM25 over a project's passages; the best passages become the answer and the
-documents they came from its citations."""
+documents they came from its citations.
+
+Words are stemmed (Snowball's English stemmer) before ranking, so a question finds a passage that uses
+another form of its words (install / installation, configure / configuration)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
+import snowballstemmer  # pyright: ignore[reportMissingTypeStubs]
 from rank_bm25 import BM25Plus  # pyright: ignore[reportMissingTypeStubs]
 
 from mcp_server.sandbox.corpus import Document, Project
@@ -69,8 +73,13 @@ _STOPWORDS: Final = frozenset(
 )
 
 
+_STEMMER: Final[Any] = snowballstemmer.stemmer("english")
+
+
 def tokens(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    """The text's words, lower-cased, stop words dropped, each reduced to its stem."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    return [str(stem) for stem in _STEMMER.stemWords(words)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,8 +51,10 @@ class Stats:
 class TrackedStream(StreamingResponse):
     """Counts how each answer stream ended: completed, truncated on purpose, or the client went away."""
 
-    def __init__(self, body: AsyncIterator[str], stats: Stats, outcome: dict[str, bool]) -> None:
-        super().__init__(body, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    def __init__(
+        self, body: AsyncIterator[str], stats: Stats, outcome: dict[str, bool], media_type: str = "text/event-stream"
+    ) -> None:
+        super().__init__(body, media_type=media_type, headers={"Cache-Control": "no-cache"})
         self._stats = stats
         self._outcome = outcome
 

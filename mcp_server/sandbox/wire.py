@@ -19,6 +19,16 @@ CREDITS_MESSAGE = (
 STATUS_MESSAGES = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
+class Refused(Exception):
+    """A request the sandbox answers with an error body (each API writes it in its own shape)."""
+
+    def __init__(self, message: str, status: int = 404, *, code: str | None = None, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code  # OpenAI's `error.code`, e.g. model_not_found
+        self.param = param
+
+
 def compact(obj: dict[str, Any]) -> dict[str, Any]:
     """Drop null fields: the real API sends some as null, but the spec declares them non-nullable."""
     return {k: v for k, v in obj.items() if v is not None}
