@@ -115,7 +115,7 @@ async def test_codegpt_documents_are_its_sources(codegpt_sandbox: SandboxProcess
     assert isinstance(listed.structured_content, dict)
     titles = {p["title"] for p in listed.structured_content["pages"]}
     assert {"Restoring files", "Installing the backup agent", "Getting support"} <= titles  # from metadata
-    assert listed.structured_content["total_pages"] == 8
+    assert listed.structured_content["total_documents"] == 8
     assert {"agent://northwind-code/sources", "agent://northwind-code/pages"} <= resources
     assert sources["items"][0]["page_count"] == 8
     assert len(pages["items"]) == 8
