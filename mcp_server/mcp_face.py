@@ -1,4 +1,5 @@
-"""The MCP face: tools and resources generated from the operations registry, for every transport.
+"""The MCP face: tools, resources, prompts and completions generated from the operations registry, for
+every transport.
 
 One low-level `Server` serves stdio, Streamable HTTP and HTTP+SSE. Which agents a request sees is
 decided per request by a `ViewResolver` (stdio: all of them; HTTP: those of the endpoint and the
@@ -32,10 +33,14 @@ from mcp_server.agents import Agent, AgentView
 from mcp_server.conversations import ConversationSeal
 from mcp_server.errors import CallError
 from mcp_server.operations import RESOURCES, TOOLS, Call, ResourceOperation, ToolOperation
+from mcp_server.operations.completion import NOTHING, TEMPLATE_COMPLETERS, Completer, Completion, Lookup, bounded
 from mcp_server.operations.connector import CONNECTOR_TOOLS, AgentCall, ConnectorOperation, Shelf, encoded
+from mcp_server.operations.models import Link
+from mcp_server.operations.prompts import PROMPTS, PromptOperation, PromptOut
 from mcp_server.page_fetcher import PageFetcher
 from mcp_server.progress import ProgressRelay
 from mcp_server.research_cache import DocumentCache
+from mcp_server.source_catalog import SourceCatalog
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +92,12 @@ def tool_definition(name: str, op: ToolOperation[Any, Any], agent: Agent) -> typ
     )
 
 
+def resource_link(link: Link) -> types.ResourceLink:
+    return types.ResourceLink(
+        uri=link.uri, name=link.name, title=link.title, description=link.description, mime_type=link.mime_type
+    )
+
+
 class Runner:
     """Runs operations under the call deadline; failures become the sentence a model reads."""
 
@@ -94,6 +105,7 @@ class Runner:
         self.settings = settings
         self.seal = seal
         self.shelf = Shelf(DocumentCache(), PageFetcher())
+        self.catalog = SourceCatalog()
 
     def call_for(self, view: AgentView, agent: Agent) -> Call:
         return Call(agent.name, agent.backend, view.principal, self.seal, reveals_config=view.scope.reveals_config)
@@ -141,8 +153,10 @@ class Runner:
                 f"Agent '{agent.name}': the bridge failed while handling this call (an internal error, logged "
                 "for the operator). Retry; if it persists, tell the operator."
             )
+        links = [resource_link(link) for link in op.links(agent.name, result)] if op.links else []
         return types.CallToolResult(
-            content=[types.TextContent(text=op.render(result))], structured_content=result.model_dump(mode="json")
+            content=[types.TextContent(text=op.render(result)), *links],
+            structured_content=result.model_dump(mode="json"),
         )
 
     async def call_connector(
@@ -166,6 +180,33 @@ class Runner:
             logger.exception("connector %s failed inside the bridge", op.name)
             return _error_result("The bridge failed while handling this call (an internal error, logged). Retry.")
         return types.CallToolResult(content=[types.TextContent(text=encoded(value))])
+
+    def lookup(self, view: AgentView, agent: Agent) -> Lookup:
+        return Lookup(self.call_for(view, agent), agent.title, self.catalog)
+
+    async def get_prompt(
+        self, view: AgentView, agent: Agent, op: PromptOperation, name: str, arguments: dict[str, str]
+    ) -> types.GetPromptResult:
+        try:
+            args = op.args.model_validate(arguments)
+        except ValidationError as exc:
+            raise MCPError(types.INVALID_PARAMS, _argument_problem(name, exc)) from None
+        try:
+            out = await self.within_deadline(lambda: op.get(self.lookup(view, agent), args))
+        except TimeoutError:
+            raise MCPError(types.INTERNAL_ERROR, self.deadline_sentence(agent.name)) from None
+        except CallError as exc:
+            code = types.INVALID_PARAMS if exc.status == 404 else types.INTERNAL_ERROR
+            raise MCPError(code, exc.for_agent(agent.name)) from None
+        return _prompt_result(out)
+
+    async def complete(self, view: AgentView, agent: Agent, completer: Completer, typed: str) -> Completion:
+        """What `completer` offers for `typed`; nothing when the agent's listing cannot be read (typing goes on)."""
+        try:
+            return await self.within_deadline(lambda: completer(self.lookup(view, agent), typed))
+        except (TimeoutError, CallError) as exc:
+            logger.info("completion for agent %s found nothing: %s", agent.name, type(exc).__name__)
+            return NOTHING
 
     async def read_resource(self, view: AgentView, uri: str) -> types.ReadResourceResult:
         match = _RESOURCE_URI.fullmatch(uri)
@@ -200,6 +241,68 @@ def _resource(agent: Agent, op: ResourceOperation) -> types.Resource:
         title=f"{agent.title}: {op.title}",
         mime_type="application/json",
     )
+
+
+def prompt_definition(name: str, op: PromptOperation, agent: Agent) -> types.Prompt:
+    return types.Prompt(
+        name=name,
+        title=op.titled(agent.title),
+        description=op.described(agent.description),
+        arguments=[
+            types.PromptArgument(name=a.name, description=a.description, required=a.required) for a in op.arguments()
+        ],
+    )
+
+
+def _prompt_result(out: PromptOut) -> types.GetPromptResult:
+    messages = [
+        types.PromptMessage(
+            role=m.role,
+            content=resource_link(m.link) if m.link is not None else types.TextContent(text=m.text or ""),
+        )
+        for m in out.messages
+    ]
+    return types.GetPromptResult(description=out.description, messages=messages)
+
+
+def view_prompts(view: AgentView) -> list[tuple[str, Agent, PromptOperation]]:
+    """The prompts the caller may use: those whose tool it may use, named as the view names tools."""
+    if view.face == "chatgpt":
+        return []
+    return [
+        (view.tool_name(agent, op.name), agent, op)
+        for agent in view.agents
+        for op in PROMPTS.values()
+        if view.allows(agent, op.tool)
+    ]
+
+
+def _completion_target(
+    view: AgentView, params: types.CompleteRequestParams
+) -> tuple[Agent, Completer] | Completion | None:
+    """What completes `params`: an agent and its completer, a ready answer (agent names), or None (an
+    unknown prompt or template)."""
+    argument = params.argument.name
+    if isinstance(params.ref, types.PromptReference):
+        name = params.ref.name
+        found = next(((a, op) for n, a, op in view_prompts(view) if n == name), None)
+        if found is None:
+            return None
+        agent, op = found
+        completer = op.completes.get(argument)
+        return (agent, completer) if completer is not None else NOTHING
+    resource = next((r for r in RESOURCES if r.template == params.ref.uri), None)
+    if resource is None:
+        return None
+    offering = [a for a in view.agents if view.offers(a, resource)]
+    if argument == "agent":
+        return bounded((a.name for a in offering), params.argument.value)
+    completer = TEMPLATE_COMPLETERS.get(argument)
+    named = (params.context.arguments or {}).get("agent") if params.context else None
+    agent = next((a for a in offering if a.name == named), None) if named else None
+    if agent is None and len(offering) == 1:
+        agent = offering[0]
+    return (agent, completer) if completer is not None and agent is not None else NOTHING
 
 
 def connector_definition(op: ConnectorOperation, view: AgentView) -> types.Tool:
@@ -287,6 +390,39 @@ def build_server(
     ) -> types.ReadResourceResult:
         return await runner.read_resource(resolve_view(ctx), str(params.uri))
 
+    async def list_prompts(
+        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        return types.ListPromptsResult(
+            prompts=[prompt_definition(name, op, agent) for name, agent, op in view_prompts(resolve_view(ctx))]
+        )
+
+    async def get_prompt(
+        ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        view = resolve_view(ctx)
+        prompts = view_prompts(view)
+        found = next(((a, op) for n, a, op in prompts if n == params.name), None)
+        if found is None:
+            available = ", ".join(n for n, _, _ in prompts) or "none"
+            raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: '{params.name}'. Available prompts: {available}.")
+        agent, op = found
+        return await runner.get_prompt(view, agent, op, params.name, dict(params.arguments or {}))
+
+    async def complete(
+        ctx: ServerRequestContext[Any, Any], params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        view = resolve_view(ctx)
+        target = _completion_target(view, params)
+        if target is None:
+            raise MCPError(types.INVALID_PARAMS, "Nothing to complete: no such prompt or resource template here.")
+        found = (
+            target if isinstance(target, Completion) else await runner.complete(view, *target, params.argument.value)
+        )
+        return types.CompleteResult(
+            completion=types.Completion(values=list(found.values), total=found.total, has_more=found.has_more)
+        )
+
     return Server(
         "agent-bridge",
         version=__version__,
@@ -300,6 +436,9 @@ def build_server(
         on_list_resources=list_resources,
         on_list_resource_templates=list_templates,
         on_read_resource=read_resource,
+        on_list_prompts=list_prompts,
+        on_get_prompt=get_prompt,
+        on_completion=complete,
     )
 
 

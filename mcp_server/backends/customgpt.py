@@ -107,7 +107,7 @@ class CustomGPTBackend:
                 url=_text(p.get("page_url")),
                 crawl_status=_text(p.get("crawl_status")) or "n/a",
                 index_status=_text(p.get("index_status")) or "n/a",
-                title=_text(p.get("title")) or None,
+                title=_text(p.get("title")) or _text(p.get("filename")) or None,  # an upload's file name
             )
             for p in (_dict(x) for x in _list(paginator.get("data")))
         )
