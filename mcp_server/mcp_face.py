@@ -44,7 +44,8 @@ from mcp_server.source_catalog import SourceCatalog
 
 logger = logging.getLogger(__name__)
 
-RESOURCE_NOT_FOUND: Final = -32002
+RESOURCE_NOT_FOUND: Final = -32002  # through 2025-11-25; 2026-07-28 answers -32602 (SEP-2164)
+MAX_ECHOED_URI: Final = 2048
 _RESOURCE_URI: Final = re.compile(
     r"agent://(?P<agent>[a-z0-9-]{1,48})/(?:" + "|".join(f"(?P<r{i}>{r.path})" for i, r in enumerate(RESOURCES)) + ")"
 )
@@ -208,30 +209,35 @@ class Runner:
             logger.info("completion for agent %s found nothing: %s", agent.name, type(exc).__name__)
             return NOTHING
 
-    async def read_resource(self, view: AgentView, uri: str) -> types.ReadResourceResult:
+    async def read_resource(
+        self, view: AgentView, uri: str, not_found: int = RESOURCE_NOT_FOUND
+    ) -> types.ReadResourceResult:
         match = _RESOURCE_URI.fullmatch(uri)
         agent = view.agent(match["agent"]) if match else None
         op = next((r for i, r in enumerate(RESOURCES) if match and match[f"r{i}"] is not None), None)
         if match is None or agent is None or op is None or not view.offers(agent, op):
-            raise _resource_not_found(uri)
+            raise _resource_not_found(uri, not_found)
         variables = {k: v for k, v in match.groupdict().items() if v is not None and not _OPERATION_GROUP.fullmatch(k)}
         try:
             value = await self.within_deadline(lambda: op.read(self.call_for(view, agent), variables))
         except TimeoutError:
             raise MCPError(types.INTERNAL_ERROR, self.deadline_sentence(agent.name)) from None
         except CallError as exc:
-            code = RESOURCE_NOT_FOUND if exc.status == 404 else types.INTERNAL_ERROR
-            raise MCPError(code, exc.for_agent(agent.name)) from None
+            if exc.status == 404:
+                raise MCPError(not_found, exc.for_agent(agent.name), {"uri": uri}) from None
+            raise MCPError(types.INTERNAL_ERROR, exc.for_agent(agent.name)) from None
         text = json.dumps(value, indent=2)
         return types.ReadResourceResult(
             contents=[types.TextResourceContents(uri=uri, mime_type="application/json", text=text)]
         )
 
 
-def _resource_not_found(uri: str) -> MCPError:
+def _resource_not_found(uri: str, code: int) -> MCPError:
     # The URI is echoed only once it is known to be one of ours; anything else could carry any text.
     shown = uri if _RESOURCE_URI.fullmatch(uri) else "this URI"
-    return MCPError(RESOURCE_NOT_FOUND, f"Resource not found: {shown}. List resources and templates for valid URIs.")
+    # The client's own URI goes back to it in `data.uri` (SEP-2164), bounded in size.
+    data = {"uri": uri} if len(uri) <= MAX_ECHOED_URI else None
+    return MCPError(code, f"Resource not found: {shown}. List resources and templates for valid URIs.", data)
 
 
 def _resource(agent: Agent, op: ResourceOperation) -> types.Resource:
@@ -388,7 +394,9 @@ def build_server(
     async def read_resource(
         ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        return await runner.read_resource(resolve_view(ctx), str(params.uri))
+        modern = ctx.protocol_version >= "2026-07-28"  # SEP-2164: not found is invalid params from then on
+        not_found = types.INVALID_PARAMS if modern else RESOURCE_NOT_FOUND
+        return await runner.read_resource(resolve_view(ctx), str(params.uri), not_found)
 
     async def list_prompts(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
