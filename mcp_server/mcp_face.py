@@ -13,6 +13,7 @@ stay JSON-RPC errors. Tool calls and resource reads run under the same deadline.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -50,6 +51,16 @@ _RESOURCE_URI: Final = re.compile(
     r"agent://(?P<agent>[a-z0-9-]{1,48})/(?:" + "|".join(f"(?P<r{i}>{r.path})" for i, r in enumerate(RESOURCES)) + ")"
 )
 _OPERATION_GROUP: Final = re.compile(r"r[0-9]+")  # the regex groups that say which resource matched
+BRIDGE_ICON: Final = types.Icon(
+    src="data:image/svg+xml;base64,"
+    + base64.b64encode(
+        b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" '
+        b'fill="#1f4e79"/><path d="M6 20h20M10 20v-6h12v6" stroke="#fff" stroke-width="2.5" fill="none"/></svg>'
+    ).decode(),
+    mime_type="image/svg+xml",
+    sizes=["any"],
+)
+"""Agent Bridge's own icon (a bridge over water), inline so it needs no host."""
 T = TypeVar("T")
 
 
@@ -75,12 +86,18 @@ def _argument_problem(tool: str, exc: ValidationError) -> str:
     return f"Invalid arguments for '{tool}': " + "; ".join(problems) + ". Fix them and call again."
 
 
+def agent_icons(agent: Agent) -> list[types.Icon] | None:
+    """The agent's icon (from its config or its upstream avatar) for its tools and prompts."""
+    return [types.Icon(src=agent.icon)] if agent.icon else None
+
+
 def tool_definition(name: str, op: ToolOperation[Any, Any], agent: Agent) -> types.Tool:
     title = op.titled(agent.title)
     return types.Tool(
         name=name,
         title=title,
         description=op.described(agent.description),
+        icons=agent_icons(agent),
         input_schema=op.args.model_json_schema(),
         output_schema=op.result.model_json_schema(),
         annotations=types.ToolAnnotations(
@@ -254,6 +271,7 @@ def prompt_definition(name: str, op: PromptOperation, agent: Agent) -> types.Pro
         name=name,
         title=op.titled(agent.title),
         description=op.described(agent.description),
+        icons=agent_icons(agent),
         arguments=[
             types.PromptArgument(name=a.name, description=a.description, required=a.required) for a in op.arguments()
         ],
@@ -435,6 +453,7 @@ def build_server(
         "agent-bridge",
         version=__version__,
         title="Agent Bridge",
+        icons=[BRIDGE_ICON],
         instructions=(
             "Tools that ask hosted knowledge-base agents. Use ask for answers with sources, search_citations for "
             "references only, list_sources to see what an agent knows."
