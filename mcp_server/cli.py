@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mcp_server.commands.check_config",
     ),
     "token": ("create client tokens and their sha256 hashes", "mcp_server.commands.token"),
+    "reload": ("make a running `agent-bridge serve` reload its configuration (SIGHUP)", "mcp_server.commands.reload"),
     "sandbox": ("run the local CustomGPT-compatible test and demo upstream", "mcp_server.sandbox.cli"),
 }
 

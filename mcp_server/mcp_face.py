@@ -23,8 +23,10 @@ from typing import Any, Final, TypeVar
 
 import anyio
 import mcp_types as types
+from mcp.server.caching import CacheableMethod, CacheHint
 from mcp.server.context import ServerRequestContext
-from mcp.server.lowlevel import Server
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.models import InitializationOptions
 from mcp.shared.exceptions import MCPError
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 from pydantic import ValidationError
@@ -33,6 +35,7 @@ from mcp_server import __version__
 from mcp_server.agents import Agent, AgentView
 from mcp_server.conversations import ConversationSeal
 from mcp_server.errors import CallError
+from mcp_server.list_changes import ListChanges
 from mcp_server.operations import RESOURCES, TOOLS, Call, ResourceOperation, ToolOperation
 from mcp_server.operations.completion import NOTHING, TEMPLATE_COMPLETERS, Completer, Completion, Lookup, bounded
 from mcp_server.operations.connector import CONNECTOR_TOOLS, AgentCall, ConnectorOperation, Shelf, encoded
@@ -348,15 +351,44 @@ def _connector_offered(view: AgentView) -> bool:
     return any(view.allows(a, "ask") for a in view.agents)
 
 
+LIST_CACHE_HINT: Final = CacheHint(ttl_ms=60_000, scope="private")
+"""2026-07-28 cache hints of the list results: they depend on the caller's token (private) and change
+only when the configuration is reloaded, which `subscriptions/listen` streams hear about at once."""
+
+
+class _AnnouncingServer(Server[Any]):
+    """A `Server` whose 2025-era handshake says its tool, prompt and resource lists can change."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        changing = NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
+        return super().create_initialization_options(
+            notification_options or changing, experimental_capabilities, extensions
+        )
+
+
 def build_server(
-    resolve_view: ViewResolver, seal: ConversationSeal, settings: CallSettings | None = None
+    resolve_view: ViewResolver,
+    seal: ConversationSeal,
+    settings: CallSettings | None = None,
+    changes: ListChanges | None = None,
 ) -> Server[Any]:
+    """The MCP server. With `changes`, it tells clients when the agent list changes (`changes.announce`)."""
     runner = Runner(settings or CallSettings(), seal)
+
+    def seen(ctx: ServerRequestContext[Any, Any]) -> None:
+        if changes is not None:
+            changes.seen(ctx)
 
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         view = resolve_view(ctx)
+        seen(ctx)
         if view.face == "chatgpt":
             offered = _connector_offered(view)
             return types.ListToolsResult(
@@ -386,6 +418,7 @@ def build_server(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
         view = resolve_view(ctx)
+        seen(ctx)
         return types.ListResourcesResult(
             resources=[
                 _resource(agent, op)
@@ -419,6 +452,7 @@ def build_server(
     async def list_prompts(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
+        seen(ctx)
         return types.ListPromptsResult(
             prompts=[prompt_definition(name, op, agent) for name, agent, op in view_prompts(resolve_view(ctx))]
         )
@@ -449,11 +483,18 @@ def build_server(
             completion=types.Completion(values=list(found.values), total=found.total, has_more=found.has_more)
         )
 
-    return Server(
+    hints: dict[CacheableMethod, CacheHint] = {
+        "tools/list": LIST_CACHE_HINT,
+        "prompts/list": LIST_CACHE_HINT,
+        "resources/list": LIST_CACHE_HINT,
+        "resources/templates/list": LIST_CACHE_HINT,
+    }
+    return (_AnnouncingServer if changes is not None else Server)(
         "agent-bridge",
         version=__version__,
         title="Agent Bridge",
         icons=[BRIDGE_ICON],
+        cache_hints=hints if changes is not None else None,
         instructions=(
             "Tools that ask hosted knowledge-base agents. Use ask for answers with sources, search_citations for "
             "references only, list_sources to see what an agent knows."
@@ -466,6 +507,7 @@ def build_server(
         on_list_prompts=list_prompts,
         on_get_prompt=get_prompt,
         on_completion=complete,
+        on_subscriptions_listen=changes.listen if changes is not None else None,
     )
 
 
