@@ -29,6 +29,7 @@ from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from mcp.shared.exceptions import MCPError
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from mcp_server import __version__
@@ -445,8 +446,8 @@ def build_server(
     async def read_resource(
         ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        modern = ctx.protocol_version >= "2026-07-28"  # SEP-2164: not found is invalid params from then on
-        not_found = types.INVALID_PARAMS if modern else RESOURCE_NOT_FOUND
+        # SEP-2164: from 2026-07-28 on, a resource that does not exist is invalid params.
+        not_found = types.INVALID_PARAMS if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS else RESOURCE_NOT_FOUND
         return await runner.read_resource(resolve_view(ctx), str(params.uri), not_found)
 
     async def list_prompts(
