@@ -38,6 +38,7 @@ class Agent:
     tools: tuple[str, ...]
     backend: Backend
     page_hosts: frozenset[str] = frozenset()  # fetch_pages: the hosts whose public pages may be read
+    icon: str | None = None  # an https URL or data:image URI clients show beside its tools and prompts
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,7 @@ def build_agent(
         tools=tools,
         backend=create_backend(kind, target, client, api_key, settings=settings, store=store),
         page_hosts=frozenset(h.lower() for h in config.fetch_hosts) if config.fetch_pages else frozenset(),
+        icon=config.icon,
     )
 
 
@@ -212,8 +214,10 @@ class AgentRegistry:
 
 async def _discover_names(agents: list[Agent]) -> list[Agent]:
     """Name each agent after its upstream project; keep `project-<id>` when the upstream cannot say.
-    Two projects with the same name keep apart as `<name>-<project id>`."""
+    Two projects with the same name keep apart as `<name>-<project id>`. The project's avatar, where it
+    has one, becomes the agent's icon."""
     profiles: dict[str, tuple[str, str | None]] = {}
+    icons: dict[str, str] = {}
 
     async def resolve(agent: Agent) -> None:
         try:
@@ -225,6 +229,14 @@ async def _discover_names(agents: list[Agent]) -> list[Agent]:
             )
             return
         profiles[agent.name] = (profile.title, profile.description)
+        try:
+            with anyio.fail_after(PROFILE_TIMEOUT_SECONDS):
+                settings = await agent.backend.settings()
+        except (UpstreamError, TimeoutError) as exc:
+            logger.info("no avatar for project %s (%s)", agent.project_id, type(exc).__name__)
+            return
+        if settings.icon:
+            icons[agent.name] = settings.icon
 
     async with anyio.create_task_group() as tg:
         for agent in agents:
@@ -237,7 +249,8 @@ async def _discover_names(agents: list[Agent]) -> list[Agent]:
             name = slug(title)
             if name in seen:
                 name = f"{name}-{agent.project_id}"
-            agent = replace(agent, name=name, title=title, description=description or default_description(title))
+            description = description or default_description(title)
+            agent = replace(agent, name=name, title=title, description=description, icon=icons.get(agent.name))
         seen.add(agent.name)
         out.append(agent)
     return out

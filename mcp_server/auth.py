@@ -132,6 +132,10 @@ def passthrough_identity(upstream_key: str) -> Identity:
 
 class TokenBook:
     def __init__(self, tokens: tuple[TokenConfig, ...]) -> None:
+        self.replace(tokens)
+
+    def replace(self, tokens: tuple[TokenConfig, ...]) -> None:
+        """Use `tokens` from now on (a configuration reload); requests already admitted are not affected."""
         self._entries = [
             (
                 bytes.fromhex(t.sha256),

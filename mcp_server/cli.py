@@ -50,6 +50,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "connect": ("print the configuration that connects one MCP client", "mcp_server.commands.connect"),
     "bundle": ("build the Claude Desktop MCP Bundle (.mcpb) from this checkout", "mcp_server.commands.bundle"),
     "token": ("create client tokens and their sha256 hashes", "mcp_server.commands.token"),
+    "reload": ("make a running `agent-bridge serve` reload its configuration (SIGHUP)", "mcp_server.commands.reload"),
     "sandbox": ("run the local CustomGPT-compatible test and demo upstream", "mcp_server.sandbox.cli"),
 }
 

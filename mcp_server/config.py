@@ -56,6 +56,8 @@ class AgentConfig(_Strict):
     system_prompt: str | None = None
     title: str | None = None
     description: str | None = None
+    # Shown by clients beside the agent's tools and prompts (MCP `icons`): an https URL or a data:image URI.
+    icon: str | None = Field(default=None, max_length=65_536)
     # None: every tool the backend supports.
     tools: tuple[str, ...] | None = None
     # The ChatGPT connector's `fetch` of a cited source reads its public page, from these hosts only.
@@ -76,6 +78,13 @@ class AgentConfig(_Strict):
     def default_title(self) -> str:
         """`title`, else the custom GPT's name from its link, else the agent's name."""
         return self.title or (parse_gpt(self.gpt).name if self.gpt else None) or self.name
+
+    @field_validator("icon")
+    @classmethod
+    def _icon_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "data:image/")):
+            raise ValueError('must be an https:// URL or a data:image/ URI, e.g. "https://example.com/logo.png"')
+        return value
 
     @field_validator("tools")
     @classmethod

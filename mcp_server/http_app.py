@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import signal
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Final
@@ -49,6 +50,8 @@ from mcp_server.auth import (
 from mcp_server.commands.stdio import call_settings
 from mcp_server.config import BridgeConfig
 from mcp_server.host_guard import HostOriginGuard
+from mcp_server.list_changes import ListChanges
+from mcp_server.live_config import LiveAgents
 from mcp_server.mcp_face import AgentView, build_server
 from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
@@ -128,11 +131,23 @@ def security_settings(config: BridgeConfig) -> TransportSecuritySettings:
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
+ConfigLoader = Callable[[], BridgeConfig]
+"""Reads the configuration again, as `serve` first read it (a reload)."""
+
+
 class BridgeApp:
     def __init__(
-        self, config: BridgeConfig, relay: WorkerRelay | None = None, on_ready: Callable[[], None] | None = None
+        self,
+        config: BridgeConfig,
+        relay: WorkerRelay | None = None,
+        on_ready: Callable[[], None] | None = None,
+        reload: ConfigLoader | None = None,
     ) -> None:
         self.config = config
+        self._reload = reload  # SIGHUP reloads the configuration with it (live_config.py)
+        self.live = LiveAgents(config, retire_after_seconds=config.server.call_deadline_seconds)
+        self.changes = ListChanges()
+        self._hangups: anyio.CancelScope | None = None  # cancelled at shutdown: no reload while stopping
         self._on_ready = on_ready  # called once the agents are known (serve prints its ready line then)
         self.relay = relay  # `--workers N` only: this worker's node in the SSE relay (worker_relay.py)
         self.tokens = TokenBook(config.tokens)
@@ -141,7 +156,7 @@ class BridgeApp:
         # HostOriginGuard checks Host and Origin in front of every route; the SDK's own check behind
         # it (which knows no same-origin rule) is turned off.
         checked_in_front = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-        self.server = build_server(self._resolve_view, seal_for(config), call_settings(config))
+        self.server = build_server(self._resolve_view, seal_for(config), call_settings(config), self.changes)
         self.sessions = FairSessionManager(
             max_per_principal=config.server.max_sessions_per_token,
             app=self.server,
@@ -277,19 +292,21 @@ class BridgeApp:
     async def lifespan(self, app: Starlette) -> AsyncGenerator[None]:
         # The socket answers from the start: /healthz at once, /readyz and MCP 503 until the agents are
         # known (discovery asks the upstream for project names and may be slow).
-        stopping = anyio.Event()
+        def ready() -> None:
+            self.registry = self.live.registry
+            logger.info("ready: %d agent(s)", len(self.registry or ()))
+            if self._on_ready is not None:
+                self._on_ready()
 
         async def hold_registry() -> None:
-            async with AgentRegistry.open(self.config) as registry:
-                self.registry = registry
-                logger.info("ready: %d agent(s)", len(registry))
-                if self._on_ready is not None:
-                    self._on_ready()
-                await stopping.wait()
-                self.registry = None
+            await self.live.run(ready)
+            self.registry = None
 
         async with anyio.create_task_group() as background, self.sessions.run():
             background.start_soon(hold_registry)
+            if self._reload is not None:
+                self._hangups = anyio.CancelScope()
+                background.start_soon(self._reload_on_hangup, self._hangups)
             if not self.tokens.enabled:
                 logger.warning("no tokens configured: every client that can reach this address may use every agent")
             if self.config.server.passthrough:
@@ -299,9 +316,32 @@ class BridgeApp:
                     await relaying.enter_async_context(self.actions.running())
                 if self.relay is not None:  # other workers relay this worker's SSE messages to it
                     await relaying.enter_async_context(self.relay.serving(app))
-                with self.sse.closing_idle_streams_on_signal():  # idle SSE streams never hold a shutdown
+                # Idle SSE streams and subscriptions/listen streams never hold a shutdown.
+                with self.sse.closing_idle_streams_on_signal(self.changes.close):
                     yield
-            stopping.set()
+            if self._hangups is not None:
+                self._hangups.cancel()
+            self.live.stop()
+            self.changes.close()
+
+    async def _reload_on_hangup(self, until: anyio.CancelScope) -> None:
+        """SIGHUP (`agent-bridge reload`): load the configuration again and serve it (until shutdown)."""
+        with until, anyio.open_signal_receiver(signal.SIGHUP) as hangups:
+            async for _ in hangups:
+                await self.reload()
+
+    async def reload(self) -> bool:
+        """Serve the configuration as it now reads; False (the reason logged) when it cannot be used."""
+        if self._reload is None:
+            return False
+        return await self.live.reload(self._reload, self._swap)
+
+    async def _swap(self, config: BridgeConfig, registry: AgentRegistry) -> None:
+        self.tokens.replace(config.tokens)
+        self.config = config
+        self.registry = registry
+        told = await self.changes.announce()
+        logger.info("told %d session(s) and every subscriptions/listen stream that the lists changed", told)
 
     def starlette(self) -> Starlette:
         mcp, sse = _Guarded(self.streamable_http), _Guarded(self.sse_stream)
@@ -356,7 +396,11 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    config: BridgeConfig, relay: WorkerRelay | None = None, on_ready: Callable[[], None] | None = None
+    config: BridgeConfig,
+    relay: WorkerRelay | None = None,
+    on_ready: Callable[[], None] | None = None,
+    reload: ConfigLoader | None = None,
 ) -> Starlette:
-    """The whole HTTP surface: every route, one MCP server, one Streamable HTTP session manager."""
-    return BridgeApp(config, relay, on_ready).starlette()
+    """The whole HTTP surface: every route, one MCP server, one Streamable HTTP session manager. With
+    `reload`, SIGHUP reloads the configuration through it."""
+    return BridgeApp(config, relay, on_ready, reload).starlette()

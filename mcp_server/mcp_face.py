@@ -1,4 +1,5 @@
-"""The MCP face: tools and resources generated from the operations registry, for every transport.
+"""The MCP face: tools, resources, prompts and completions generated from the operations registry, for
+every transport.
 
 One low-level `Server` serves stdio, Streamable HTTP and HTTP+SSE. Which agents a request sees is
 decided per request by a `ViewResolver` (stdio: all of them; HTTP: those of the endpoint and the
@@ -12,6 +13,7 @@ stay JSON-RPC errors. Tool calls and resource reads run under the same deadline.
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import logging
@@ -22,29 +24,48 @@ from typing import Any, Final, TypeVar
 
 import anyio
 import mcp_types as types
+from mcp.server.caching import CacheableMethod, CacheHint
 from mcp.server.context import ServerRequestContext
-from mcp.server.lowlevel import Server
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.models import InitializationOptions
 from mcp.shared.exceptions import MCPError
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from mcp_server import __version__
 from mcp_server.agents import Agent, AgentView
 from mcp_server.conversations import ConversationSeal
 from mcp_server.errors import CallError
+from mcp_server.list_changes import ListChanges
 from mcp_server.operations import RESOURCES, TOOLS, Call, ResourceOperation, ToolOperation
+from mcp_server.operations.completion import NOTHING, TEMPLATE_COMPLETERS, Completer, Completion, Lookup, bounded
 from mcp_server.operations.connector import CONNECTOR_TOOLS, AgentCall, ConnectorOperation, Shelf, encoded
+from mcp_server.operations.models import Link
+from mcp_server.operations.prompts import PROMPTS, PromptOperation, PromptOut
 from mcp_server.page_fetcher import PageFetcher
 from mcp_server.progress import ProgressRelay
 from mcp_server.research_cache import DocumentCache
+from mcp_server.source_catalog import SourceCatalog
 
 logger = logging.getLogger(__name__)
 
-RESOURCE_NOT_FOUND: Final = -32002
+RESOURCE_NOT_FOUND: Final = -32002  # through 2025-11-25; 2026-07-28 answers -32602 (SEP-2164)
+MAX_ECHOED_URI: Final = 2048
 _RESOURCE_URI: Final = re.compile(
     r"agent://(?P<agent>[a-z0-9-]{1,48})/(?:" + "|".join(f"(?P<r{i}>{r.path})" for i, r in enumerate(RESOURCES)) + ")"
 )
 _OPERATION_GROUP: Final = re.compile(r"r[0-9]+")  # the regex groups that say which resource matched
+BRIDGE_ICON: Final = types.Icon(
+    src="data:image/svg+xml;base64,"
+    + base64.b64encode(
+        b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" '
+        b'fill="#1f4e79"/><path d="M6 20h20M10 20v-6h12v6" stroke="#fff" stroke-width="2.5" fill="none"/></svg>'
+    ).decode(),
+    mime_type="image/svg+xml",
+    sizes=["any"],
+)
+"""Agent Bridge's own icon (a bridge over water), inline so it needs no host."""
 T = TypeVar("T")
 
 
@@ -70,21 +91,29 @@ def _argument_problem(tool: str, exc: ValidationError) -> str:
     return f"Invalid arguments for '{tool}': " + "; ".join(problems) + ". Fix them and call again."
 
 
+def agent_icons(agent: Agent) -> list[types.Icon] | None:
+    """The agent's icon (from its config or its upstream avatar) for its tools and prompts."""
+    return [types.Icon(src=agent.icon)] if agent.icon else None
+
+
 def tool_definition(name: str, op: ToolOperation[Any, Any], agent: Agent) -> types.Tool:
-    return _tool_definition(name, op.name, agent.title, agent.description)
+    return _tool_definition(name, op.name, agent.title, agent.description, agent.icon)
 
 
-# Tool definitions are built once per (name, operation, agent title, agent description): they do not change
+# Tool definitions are built once per (name, operation, agent title, description, icon): they do not change
 # while the configuration lives, and building them (pydantic JSON schemas above all) was a quarter of the
 # CPU of a call at 2026-07-28, where the SDK looks the tool's input schema up on every `tools/call`.
 @functools.lru_cache(maxsize=4096)
-def _tool_definition(name: str, operation: str, agent_title: str, agent_description: str) -> types.Tool:
+def _tool_definition(
+    name: str, operation: str, agent_title: str, agent_description: str, agent_icon: str | None
+) -> types.Tool:
     op = TOOLS[operation]
     title = op.titled(agent_title)
     return types.Tool(
         name=name,
         title=title,
         description=op.described(agent_description),
+        icons=[types.Icon(src=agent_icon)] if agent_icon else None,
         input_schema=_input_schema(operation),
         output_schema=_output_schema(operation),
         annotations=types.ToolAnnotations(
@@ -117,6 +146,12 @@ def input_schema_for(tool_name: str) -> dict[str, Any] | None:
     return None
 
 
+def resource_link(link: Link) -> types.ResourceLink:
+    return types.ResourceLink(
+        uri=link.uri, name=link.name, title=link.title, description=link.description, mime_type=link.mime_type
+    )
+
+
 class Runner:
     """Runs operations under the call deadline; failures become the sentence a model reads."""
 
@@ -124,6 +159,7 @@ class Runner:
         self.settings = settings
         self.seal = seal
         self.shelf = Shelf(DocumentCache(), PageFetcher())
+        self.catalog = SourceCatalog()
 
     def call_for(self, view: AgentView, agent: Agent) -> Call:
         return Call(agent.name, agent.backend, view.principal, self.seal, reveals_config=view.scope.reveals_config)
@@ -171,8 +207,10 @@ class Runner:
                 f"Agent '{agent.name}': the bridge failed while handling this call (an internal error, logged "
                 "for the operator). Retry; if it persists, tell the operator."
             )
+        links = [resource_link(link) for link in op.links(agent.name, result)] if op.links else []
         return types.CallToolResult(
-            content=[types.TextContent(text=op.render(result))], structured_content=result.model_dump(mode="json")
+            content=[types.TextContent(text=op.render(result)), *links],
+            structured_content=result.model_dump(mode="json"),
         )
 
     async def call_connector(
@@ -197,30 +235,62 @@ class Runner:
             return _error_result("The bridge failed while handling this call (an internal error, logged). Retry.")
         return types.CallToolResult(content=[types.TextContent(text=encoded(value))])
 
-    async def read_resource(self, view: AgentView, uri: str) -> types.ReadResourceResult:
+    def lookup(self, view: AgentView, agent: Agent) -> Lookup:
+        return Lookup(self.call_for(view, agent), agent.title, self.catalog)
+
+    async def get_prompt(
+        self, view: AgentView, agent: Agent, op: PromptOperation, name: str, arguments: dict[str, str]
+    ) -> types.GetPromptResult:
+        try:
+            args = op.args.model_validate(arguments)
+        except ValidationError as exc:
+            raise MCPError(types.INVALID_PARAMS, _argument_problem(name, exc)) from None
+        try:
+            out = await self.within_deadline(lambda: op.get(self.lookup(view, agent), args))
+        except TimeoutError:
+            raise MCPError(types.INTERNAL_ERROR, self.deadline_sentence(agent.name)) from None
+        except CallError as exc:
+            code = types.INVALID_PARAMS if exc.status == 404 else types.INTERNAL_ERROR
+            raise MCPError(code, exc.for_agent(agent.name)) from None
+        return _prompt_result(out)
+
+    async def complete(self, view: AgentView, agent: Agent, completer: Completer, typed: str) -> Completion:
+        """What `completer` offers for `typed`; nothing when the agent's listing cannot be read (typing goes on)."""
+        try:
+            return await self.within_deadline(lambda: completer(self.lookup(view, agent), typed))
+        except (TimeoutError, CallError) as exc:
+            logger.info("completion for agent %s found nothing: %s", agent.name, type(exc).__name__)
+            return NOTHING
+
+    async def read_resource(
+        self, view: AgentView, uri: str, not_found: int = RESOURCE_NOT_FOUND
+    ) -> types.ReadResourceResult:
         match = _RESOURCE_URI.fullmatch(uri)
         agent = view.agent(match["agent"]) if match else None
         op = next((r for i, r in enumerate(RESOURCES) if match and match[f"r{i}"] is not None), None)
         if match is None or agent is None or op is None or not view.offers(agent, op):
-            raise _resource_not_found(uri)
+            raise _resource_not_found(uri, not_found)
         variables = {k: v for k, v in match.groupdict().items() if v is not None and not _OPERATION_GROUP.fullmatch(k)}
         try:
             value = await self.within_deadline(lambda: op.read(self.call_for(view, agent), variables))
         except TimeoutError:
             raise MCPError(types.INTERNAL_ERROR, self.deadline_sentence(agent.name)) from None
         except CallError as exc:
-            code = RESOURCE_NOT_FOUND if exc.status == 404 else types.INTERNAL_ERROR
-            raise MCPError(code, exc.for_agent(agent.name)) from None
+            if exc.status == 404:
+                raise MCPError(not_found, exc.for_agent(agent.name), {"uri": uri}) from None
+            raise MCPError(types.INTERNAL_ERROR, exc.for_agent(agent.name)) from None
         text = json.dumps(value, indent=2)
         return types.ReadResourceResult(
             contents=[types.TextResourceContents(uri=uri, mime_type="application/json", text=text)]
         )
 
 
-def _resource_not_found(uri: str) -> MCPError:
+def _resource_not_found(uri: str, code: int) -> MCPError:
     # The URI is echoed only once it is known to be one of ours; anything else could carry any text.
     shown = uri if _RESOURCE_URI.fullmatch(uri) else "this URI"
-    return MCPError(RESOURCE_NOT_FOUND, f"Resource not found: {shown}. List resources and templates for valid URIs.")
+    # The client's own URI goes back to it in `data.uri` (SEP-2164), bounded in size.
+    data = {"uri": uri} if len(uri) <= MAX_ECHOED_URI else None
+    return MCPError(code, f"Resource not found: {shown}. List resources and templates for valid URIs.", data)
 
 
 def _resource(agent: Agent, op: ResourceOperation) -> types.Resource:
@@ -230,6 +300,69 @@ def _resource(agent: Agent, op: ResourceOperation) -> types.Resource:
         title=f"{agent.title}: {op.title}",
         mime_type="application/json",
     )
+
+
+def prompt_definition(name: str, op: PromptOperation, agent: Agent) -> types.Prompt:
+    return types.Prompt(
+        name=name,
+        title=op.titled(agent.title),
+        description=op.described(agent.description),
+        icons=agent_icons(agent),
+        arguments=[
+            types.PromptArgument(name=a.name, description=a.description, required=a.required) for a in op.arguments()
+        ],
+    )
+
+
+def _prompt_result(out: PromptOut) -> types.GetPromptResult:
+    messages = [
+        types.PromptMessage(
+            role=m.role,
+            content=resource_link(m.link) if m.link is not None else types.TextContent(text=m.text or ""),
+        )
+        for m in out.messages
+    ]
+    return types.GetPromptResult(description=out.description, messages=messages)
+
+
+def view_prompts(view: AgentView) -> list[tuple[str, Agent, PromptOperation]]:
+    """The prompts the caller may use: those whose tool it may use, named as the view names tools."""
+    if view.face == "chatgpt":
+        return []
+    return [
+        (view.tool_name(agent, op.name), agent, op)
+        for agent in view.agents
+        for op in PROMPTS.values()
+        if view.allows(agent, op.tool)
+    ]
+
+
+def _completion_target(
+    view: AgentView, params: types.CompleteRequestParams
+) -> tuple[Agent, Completer] | Completion | None:
+    """What completes `params`: an agent and its completer, a ready answer (agent names), or None (an
+    unknown prompt or template)."""
+    argument = params.argument.name
+    if isinstance(params.ref, types.PromptReference):
+        name = params.ref.name
+        found = next(((a, op) for n, a, op in view_prompts(view) if n == name), None)
+        if found is None:
+            return None
+        agent, op = found
+        completer = op.completes.get(argument)
+        return (agent, completer) if completer is not None else NOTHING
+    resource = next((r for r in RESOURCES if r.template == params.ref.uri), None)
+    if resource is None:
+        return None
+    offering = [a for a in view.agents if view.offers(a, resource)]
+    if argument == "agent":
+        return bounded((a.name for a in offering), params.argument.value)
+    completer = TEMPLATE_COMPLETERS.get(argument)
+    named = (params.context.arguments or {}).get("agent") if params.context else None
+    agent = next((a for a in offering if a.name == named), None) if named else None
+    if agent is None and len(offering) == 1:
+        agent = offering[0]
+    return (agent, completer) if completer is not None and agent is not None else NOTHING
 
 
 def connector_definition(op: ConnectorOperation, view: AgentView) -> types.Tool:
@@ -251,15 +384,44 @@ def _connector_offered(view: AgentView) -> bool:
     return any(view.allows(a, "ask") for a in view.agents)
 
 
+LIST_CACHE_HINT: Final = CacheHint(ttl_ms=60_000, scope="private")
+"""2026-07-28 cache hints of the list results: they depend on the caller's token (private) and change
+only when the configuration is reloaded, which `subscriptions/listen` streams hear about at once."""
+
+
+class _AnnouncingServer(Server[Any]):
+    """A `Server` whose 2025-era handshake says its tool, prompt and resource lists can change."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        changing = NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
+        return super().create_initialization_options(
+            notification_options or changing, experimental_capabilities, extensions
+        )
+
+
 def build_server(
-    resolve_view: ViewResolver, seal: ConversationSeal, settings: CallSettings | None = None
+    resolve_view: ViewResolver,
+    seal: ConversationSeal,
+    settings: CallSettings | None = None,
+    changes: ListChanges | None = None,
 ) -> Server[Any]:
+    """The MCP server. With `changes`, it tells clients when the agent list changes (`changes.announce`)."""
     runner = Runner(settings or CallSettings(), seal)
+
+    def seen(ctx: ServerRequestContext[Any, Any]) -> None:
+        if changes is not None:
+            changes.seen(ctx)
 
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         view = resolve_view(ctx)
+        seen(ctx)
         if view.face == "chatgpt":
             offered = _connector_offered(view)
             return types.ListToolsResult(
@@ -289,6 +451,7 @@ def build_server(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
         view = resolve_view(ctx)
+        seen(ctx)
         return types.ListResourcesResult(
             resources=[
                 _resource(agent, op)
@@ -315,12 +478,56 @@ def build_server(
     async def read_resource(
         ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        return await runner.read_resource(resolve_view(ctx), str(params.uri))
+        # SEP-2164: from 2026-07-28 on, a resource that does not exist is invalid params.
+        not_found = types.INVALID_PARAMS if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS else RESOURCE_NOT_FOUND
+        return await runner.read_resource(resolve_view(ctx), str(params.uri), not_found)
 
-    return Server(
+    async def list_prompts(
+        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        seen(ctx)
+        return types.ListPromptsResult(
+            prompts=[prompt_definition(name, op, agent) for name, agent, op in view_prompts(resolve_view(ctx))]
+        )
+
+    async def get_prompt(
+        ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        view = resolve_view(ctx)
+        prompts = view_prompts(view)
+        found = next(((a, op) for n, a, op in prompts if n == params.name), None)
+        if found is None:
+            available = ", ".join(n for n, _, _ in prompts) or "none"
+            raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: '{params.name}'. Available prompts: {available}.")
+        agent, op = found
+        return await runner.get_prompt(view, agent, op, params.name, dict(params.arguments or {}))
+
+    async def complete(
+        ctx: ServerRequestContext[Any, Any], params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        view = resolve_view(ctx)
+        target = _completion_target(view, params)
+        if target is None:
+            raise MCPError(types.INVALID_PARAMS, "Nothing to complete: no such prompt or resource template here.")
+        found = (
+            target if isinstance(target, Completion) else await runner.complete(view, *target, params.argument.value)
+        )
+        return types.CompleteResult(
+            completion=types.Completion(values=list(found.values), total=found.total, has_more=found.has_more)
+        )
+
+    hints: dict[CacheableMethod, CacheHint] = {
+        "tools/list": LIST_CACHE_HINT,
+        "prompts/list": LIST_CACHE_HINT,
+        "resources/list": LIST_CACHE_HINT,
+        "resources/templates/list": LIST_CACHE_HINT,
+    }
+    return (_AnnouncingServer if changes is not None else Server)(
         "agent-bridge",
         version=__version__,
         title="Agent Bridge",
+        icons=[BRIDGE_ICON],
+        cache_hints=hints if changes is not None else None,
         instructions=(
             "Tools that ask hosted knowledge-base agents. Use ask for answers with sources, search_citations for "
             "references only, list_sources to see what an agent knows."
@@ -331,6 +538,10 @@ def build_server(
         on_list_resources=list_resources,
         on_list_resource_templates=list_templates,
         on_read_resource=read_resource,
+        on_list_prompts=list_prompts,
+        on_get_prompt=get_prompt,
+        on_completion=complete,
+        on_subscriptions_listen=changes.listen if changes is not None else None,
     )
 
 

@@ -301,9 +301,10 @@ class SseSessions:
             live.close_when_idle()
 
     @contextmanager
-    def closing_idle_streams_on_signal(self) -> Generator[None]:
-        """While open, SIGTERM and SIGINT also call `close_idle_streams`, after the handler already there
-        (uvicorn's, which starts its graceful shutdown). Only in the main thread, over a Python handler."""
+    def closing_idle_streams_on_signal(self, *also: Callable[[], None]) -> Generator[None]:
+        """While open, SIGTERM and SIGINT also call `close_idle_streams` (and each of `also`), after the
+        handler already there (uvicorn's, which starts its graceful shutdown). Only in the main thread,
+        over a Python handler."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -312,6 +313,8 @@ class SseSessions:
 
         def handler(signum: int, frame: FrameType | None) -> None:
             loop.call_soon_threadsafe(self.close_idle_streams)
+            for close in also:
+                loop.call_soon_threadsafe(close)
             chained[signum](signum, frame)
 
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -81,6 +81,7 @@ class AgentSettings:
 
     public: dict[str, Any]
     operator: dict[str, Any] = field(default_factory=dict[str, Any])
+    icon: str | None = None  # the agent's picture (an https URL) where the upstream has one
 
 
 @dataclass(frozen=True, slots=True)

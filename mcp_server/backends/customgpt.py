@@ -128,7 +128,12 @@ class CustomGPTBackend:
     async def settings(self) -> AgentSettings:
         everything = _data(await self._client.get_json(f"{self._base}/settings"))
         operator = {k: v for k, v in everything.items() if k in OPERATOR_SETTINGS}
-        return AgentSettings(public={k: v for k, v in everything.items() if k not in operator}, operator=operator)
+        avatar = _text(everything.get("chatbot_avatar"))
+        return AgentSettings(
+            public={k: v for k, v in everything.items() if k not in operator},
+            operator=operator,
+            icon=avatar if avatar.startswith("https://") else None,
+        )
 
     async def citation(self, citation_id: str) -> Citation:
         return _citation(

@@ -10,6 +10,8 @@ import shutil
 import signal
 import socket
 import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Final, NoReturn
 
@@ -30,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to bind (default: server.host, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to bind; 0 picks a free one (default: server.port, 8000)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (needs stateless mode; default 1)")
+    parser.add_argument(
+        "--pid-file",
+        type=Path,
+        help="write this process's id to the file while serving (for `agent-bridge reload --pid-file`)",
+    )
     parser.add_argument(
         "--insecure-no-auth",
         action="store_true",
@@ -113,8 +120,13 @@ def run(args: argparse.Namespace) -> int:
     def announce() -> None:  # once the agents are known: the line means the bridge can answer calls
         print(ready_line, flush=True)
 
+    def reread() -> BridgeConfig:  # SIGHUP: the same file (or environment) and command line, read again
+        return effective_config(args)
+
     uvicorn_config = uvicorn.Config(
-        create_app(config, on_ready=announce) if args.workers == 1 else "mcp_server.commands.serve:worker_app",
+        create_app(config, on_ready=announce, reload=reread)
+        if args.workers == 1
+        else "mcp_server.commands.serve:worker_app",
         factory=args.workers > 1,
         workers=args.workers,
         # Never uvicorn's "trace", which logs each ASGI scope with its ?token= query string.
@@ -132,6 +144,18 @@ def run(args: argparse.Namespace) -> int:
         if args.config is not None:
             os.environ["AGENT_BRIDGE_CONFIG"] = str(args.config)
         os.environ[_HOST_OVERRIDE] = config.server.host
+    if args.pid_file is not None:
+        args.pid_file.write_text(f"{os.getpid()}\n")
+    try:
+        return _serve(args, uvicorn_config, sock, announce)
+    finally:
+        if args.pid_file is not None:
+            args.pid_file.unlink(missing_ok=True)
+
+
+def _serve(
+    args: argparse.Namespace, uvicorn_config: uvicorn.Config, sock: socket.socket, announce: Callable[[], None]
+) -> int:
     if args.workers == 1:
         uvicorn.Server(uvicorn_config).run(sockets=[sock])
         return 0

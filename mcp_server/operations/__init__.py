@@ -36,11 +36,13 @@ from mcp_server.operations.models import (
     AskArgs,
     AskResult,
     CitationOut,
+    Link,
     ListSourcesArgs,
     ListSourcesResult,
     SearchCitationsArgs,
     SearchCitationsResult,
     ask_result,
+    citation_links,
     render_ask,
     render_citations,
     render_sources,
@@ -100,6 +102,7 @@ class ToolOperation(Generic[A, R]):
     streams: bool  # relays progress (answer pieces, heartbeats) when the client asks for it
     run: Callable[[Call, A], Awaitable[R]]
     render: Callable[[R], str]
+    links: Callable[[str, R], list[Link]] | None = None  # resources the result points at, for agent `str`
 
     def titled(self, agent_title: str) -> str:
         return self.title.format(title=agent_title)
@@ -146,6 +149,7 @@ TOOLS: Final[dict[str, ToolOperation[Any, Any]]] = {
             streams=True,
             run=_ask,
             render=render_ask,
+            links=lambda agent, result: citation_links(agent, result.citations),
         ),
         ToolOperation(
             name="search_citations",
@@ -161,6 +165,7 @@ TOOLS: Final[dict[str, ToolOperation[Any, Any]]] = {
             streams=True,  # no pieces, but heartbeats: a search is a full upstream answer
             run=_search_citations,
             render=render_citations,
+            links=lambda agent, result: citation_links(agent, result.citations),
         ),
         ToolOperation(
             name="list_sources",

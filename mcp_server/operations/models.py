@@ -3,6 +3,7 @@ schemas), and the readable text each result carries beside its structured conten
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -79,6 +80,35 @@ class ListSourcesResult(BaseModel):
     page: int
     last_page: int
     total_documents: int = Field(description="Indexed documents (pages and files) in all, across every page.")
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A resource a result points at (an MCP `resource_link`): a face shows it and lets the client open it."""
+
+    uri: str
+    name: str
+    title: str | None = None
+    description: str | None = None
+    mime_type: str | None = None
+
+
+def citation_uri(agent: str, citation_id: str) -> str:
+    return f"agent://{agent}/citations/{citation_id}"
+
+
+def citation_links(agent: str, citations: list[CitationOut]) -> list[Link]:
+    """Each cited source as a link to its `agent://{agent}/citations/{id}` resource (JSON: title, url, ...)."""
+    return [
+        Link(
+            uri=citation_uri(agent, c.id),
+            name=f"{agent}-citation-{c.id}",
+            title=c.title or c.url or f"source {c.id}",
+            description=c.url,
+            mime_type="application/json",
+        )
+        for c in citations
+    ]
 
 
 def ask_result(answer: Answer) -> AskResult:

@@ -123,7 +123,7 @@ def citation_json(doc: Document) -> dict[str, Any]:
 def settings_json(project: Project) -> dict[str, Any]:
     return compact(
         {
-            "chatbot_avatar": None,
+            "chatbot_avatar": f"https://docs.sandbox.local/{project.slug}/avatar.png",
             # chatbot_background_type is omitted: the spec's enum for it is [["image", "color"]] (a list
             # nested in the list), which no real value satisfies.
             "chatbot_background": None,

@@ -3,7 +3,8 @@
 // {"transport": "http"|"sse"|"stdio", "url", "headers", "command", "args", "env", "cwd",
 //  "ops": [{"op": "listTools"} | {"op": "ping"} | {"op": "listResources"} | {"op": "listResourceTemplates"}
 //          | {"op": "callTool", "name", "arguments", "progress", "resetTimeoutOnProgress", "timeout"}
-//          | {"op": "readResource", "uri"}]}
+//          | {"op": "readResource", "uri"} | {"op": "listPrompts"} | {"op": "getPrompt", "name", "arguments"}
+//          | {"op": "complete", "ref", "argument", "context"}]}
 // Prints one JSON object on stdout: {"server": {name, version} | null, "results": [...]}, one result per op
 // ({"tools": [names], "toolList": [...]}, {"result", "progress": [{progress, total, message, at}], "elapsed_ms"},
 // {"resources": [...]}, {"resource": {...}}, ...). A failed op gives {"error": message}; a failed connect
@@ -68,6 +69,12 @@ async function runOp(client, op) {
       return { resourceTemplates: (await client.listResourceTemplates()).resourceTemplates };
     case "readResource":
       return { resource: await client.readResource({ uri: op.uri }) };
+    case "listPrompts":
+      return { prompts: (await client.listPrompts()).prompts };
+    case "getPrompt":
+      return { prompt: await client.getPrompt({ name: op.name, arguments: op.arguments ?? {} }) };
+    case "complete":
+      return { completion: (await client.complete({ ref: op.ref, argument: op.argument, context: op.context })).completion };
     case "callTool": {
       const progress = [];
       const started = Date.now();

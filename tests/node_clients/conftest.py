@@ -16,13 +16,3 @@ def node_bridge(sandbox_session: SandboxProcess, tmp_path_factory: pytest.TempPa
     config = write_http_config(tmp_path_factory.mktemp("node-bridge") / "bridge.toml", sandbox_session.url)
     with running_bridge(config) as process:
         yield process
-
-
-@pytest.fixture(scope="session")
-def open_node_bridge(
-    sandbox_session: SandboxProcess, tmp_path_factory: pytest.TempPathFactory
-) -> Generator[BridgeProcess]:
-    """A loopback bridge with no tokens, for the conformance suite (it cannot send auth headers)."""
-    config = write_http_config(tmp_path_factory.mktemp("node-open") / "bridge.toml", sandbox_session.url, tokens=False)
-    with running_bridge(config) as process:
-        yield process

@@ -26,6 +26,13 @@ CLIENT_SCRIPT = NODE_DIR / "client.mjs"
 
 DEFAULT_TIMEOUT = 60.0
 
+CONFORMANCE = {
+    "2025-11-25": NODE_MODULES / "@modelcontextprotocol" / "conformance" / "dist" / "index.js",  # 0.1.16
+    "2026-07-28": NODE_MODULES / "conformance-next" / "dist" / "index.js",  # 0.2.0-alpha.12 (an npm alias)
+}
+"""The two official conformance suites by the newest spec each tests. Both packages install a
+`conformance` bin, so node_modules/.bin/conformance is whichever npm linked last: run them by path."""
+
 
 def installed() -> bool:
     return NODE_MODULES.is_dir() and NODE.exists()
