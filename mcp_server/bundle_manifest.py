@@ -16,6 +16,7 @@ from mcp_server import __version__
 from mcp_server.backends import KINDS
 from mcp_server.config import DEFAULT_CUSTOMGPT_URL
 from mcp_server.operations import TOOLS
+from mcp_server.operations.prompts import PROMPTS
 
 MANIFEST_VERSION: Final = "0.4"
 ICON: Final = "icon.png"
@@ -53,6 +54,21 @@ def tools() -> list[dict[str, str]]:
     return [{"name": op.name, "description": op.described(AGENT_WORDS)} for op in served]
 
 
+def prompts() -> list[dict[str, Any]]:
+    """The prompts a CustomGPT agent serves, from the registry. The bridge builds their messages itself (it asks
+    the agent); `text` is what a client that only reads the manifest shows for each."""
+    served = [op for op in PROMPTS.values() if TOOLS[op.tool].needs in KINDS["customgpt"].capabilities]
+    return [
+        {
+            "name": op.name,
+            "description": op.described(AGENT_WORDS),
+            "arguments": list(op.args.model_fields),
+            "text": " ".join(f"${{arguments.{a}}}" for a in op.args.model_fields),
+        }
+        for op in served
+    ]
+
+
 def manifest() -> dict[str, Any]:
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -84,6 +100,8 @@ def manifest() -> dict[str, Any]:
         },
         "tools": tools(),
         "tools_generated": True,  # several projects: tools are prefixed with each project's name
+        "prompts": prompts(),
+        "prompts_generated": True,  # likewise
         "compatibility": {"platforms": ["darwin", "win32", "linux"], "runtimes": {"python": ">=3.11"}},
         "user_config": USER_CONFIG,
     }

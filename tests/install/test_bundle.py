@@ -17,6 +17,7 @@ from mcp import Client, StdioServerParameters
 from mcp_server.bundle_manifest import manifest
 from mcp_server.commands.bundle import manifest_text
 from mcp_server.operations import TOOL_NAMES
+from mcp_server.operations.prompts import PROMPTS
 from tests.support.node import NODE, NODE_MARKS, bin_path
 from tests.support.sandbox_process import SandboxProcess
 from tests.support.uv import CHECKOUT, requires_uv, uv_env
@@ -38,6 +39,7 @@ def test_the_checked_in_manifest_is_the_generated_one_with_the_registrys_tools()
     )
     generated = manifest()
     assert [t["name"] for t in generated["tools"]] == list(TOOL_NAMES)
+    assert [p["name"] for p in generated["prompts"]] == list(PROMPTS)
     assert generated["manifest_version"] == "0.4" and generated["server"]["type"] == "uv"
     assert generated["user_config"]["customgpt_api_key"]["sensitive"] is True
     assert "customgpt_api_key" not in json.dumps(generated["server"]["mcp_config"]["args"])
