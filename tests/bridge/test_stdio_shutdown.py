@@ -36,8 +36,9 @@ def _serving(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_stdio_at_once_after_cleanup(sandbox: SandboxProcess, sig: signal.Signals) -> None:
-    """The stdin reader blocked in a read does not hold the process: it exits well under a second after
-    the signal, with 0, having logged that it stopped (its cleanup ran)."""
+    """The stdin reader blocked in a read does not hold the process: it exits soon after the signal (without
+    the fix it waits for stdin to close, i.e. forever), with 0, having logged that it stopped (its cleanup ran).
+    The bound is loose on purpose: a busy CI machine takes a second to tear down an interpreter."""
     process = spawn_stdio(sandbox.url, "--log-level", "info")
     try:
         _serving(process)  # stdin stays open: the reader is blocked in a read
@@ -50,7 +51,7 @@ def test_a_signal_stops_stdio_at_once_after_cleanup(sandbox: SandboxProcess, sig
     finally:
         _close(process)
     assert process.returncode == 0, log
-    assert elapsed < 0.9, f"took {elapsed:.2f} s to exit after {sig.name}"
+    assert elapsed < 5, f"took {elapsed:.2f} s to exit after {sig.name}"
     assert STOPPED in log, log
 
 
