@@ -37,6 +37,7 @@ from mcp_server.operations.connector import CONNECTOR_TOOLS, AgentCall, Connecto
 from mcp_server.page_fetcher import PageFetcher
 from mcp_server.progress import ProgressRelay
 from mcp_server.research_cache import DocumentCache
+from mcp_server.telemetry.mcp_metrics import OperationMetrics, note_operation
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ class Runner:
         name: str,
         arguments: dict[str, Any],
     ) -> types.CallToolResult:
+        note_operation(op.name, agent.name)
         try:
             args = op.args.model_validate(arguments)
         except ValidationError as exc:
@@ -178,6 +180,7 @@ class Runner:
     async def call_connector(
         self, view: AgentView, op: ConnectorOperation, arguments: dict[str, Any]
     ) -> types.CallToolResult:
+        note_operation(op.name, "")
         try:
             args = op.args.model_validate(arguments)
         except ValidationError as exc:
@@ -203,6 +206,7 @@ class Runner:
         op = next((r for i, r in enumerate(RESOURCES) if match and match[f"r{i}"] is not None), None)
         if match is None or agent is None or op is None or not view.offers(agent, op):
             raise _resource_not_found(uri)
+        note_operation(op.name, agent.name)
         variables = {k: v for k, v in match.groupdict().items() if v is not None and not _OPERATION_GROUP.fullmatch(k)}
         try:
             value = await self.within_deadline(lambda: op.read(self.call_for(view, agent), variables))
@@ -317,7 +321,7 @@ def build_server(
     ) -> types.ReadResourceResult:
         return await runner.read_resource(resolve_view(ctx), str(params.uri))
 
-    return Server(
+    server: Server[Any] = Server(
         "agent-bridge",
         version=__version__,
         title="Agent Bridge",
@@ -332,6 +336,8 @@ def build_server(
         on_list_resource_templates=list_templates,
         on_read_resource=read_resource,
     )
+    server.middleware.append(OperationMetrics())  # inside the SDK's own span per message
+    return server
 
 
 __all__ = ["AgentView", "CallSettings", "ViewResolver", "build_server"]

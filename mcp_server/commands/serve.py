@@ -18,10 +18,13 @@ from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
+from mcp_server.cli import setup_logging
 from mcp_server.config import BridgeConfig, add_config_argument, load
 from mcp_server.connection_limits import head_timeout_protocol
 from mcp_server.errors import ConfigError
 from mcp_server.http_app import create_app
+from mcp_server.telemetry.metrics import MULTIPROC_DIR_ENV
+from mcp_server.telemetry.metrics_listener import serving_metrics
 from mcp_server.worker_relay import SOCKETS_DIR_ENV, WorkerRelay
 
 
@@ -47,6 +50,7 @@ def is_loopback(host: str) -> bool:
 
 
 _HOST_OVERRIDE: Final = "AGENT_BRIDGE_SERVE_HOST"  # --host, handed to worker processes
+_LOG_ENV: Final = "AGENT_BRIDGE_WORKER_LOGGING"  # "<level> <format>", handed to worker processes
 
 
 def with_host(config: BridgeConfig, host: str | None, port: int | None = None) -> BridgeConfig:
@@ -132,22 +136,32 @@ def run(args: argparse.Namespace) -> int:
         if args.config is not None:
             os.environ["AGENT_BRIDGE_CONFIG"] = str(args.config)
         os.environ[_HOST_OVERRIDE] = config.server.host
+        os.environ[_LOG_ENV] = f"{getattr(args, 'log_level', 'warning')} {getattr(args, 'log_format', 'text')}"
     if args.workers == 1:
-        uvicorn.Server(uvicorn_config).run(sockets=[sock])
+        with serving_metrics(config, None):
+            uvicorn.Server(uvicorn_config).run(sockets=[sock])
         return 0
     # SSE across workers: each worker listens on its own Unix socket in this private directory, and
     # relays a message POST for another worker's stream there (worker_relay.py).
     sockets_dir = tempfile.mkdtemp(prefix="agent-bridge-workers-")
     os.environ[SOCKETS_DIR_ENV] = sockets_dir
+    # Metrics across workers: each (spawned) worker's prometheus_client writes its samples into this
+    # private directory, and whichever worker answers /metrics sums them all.
+    metrics_dir = tempfile.mkdtemp(prefix="agent-bridge-metrics-")
+    os.environ[MULTIPROC_DIR_ENV] = metrics_dir
     announce()  # workers answer /readyz 503 until their own agents are known
     try:
-        Multiprocess(uvicorn_config, sockets=[sock]).run()
+        with serving_metrics(config, metrics_dir):
+            Multiprocess(uvicorn_config, sockets=[sock]).run()
     finally:
         shutil.rmtree(sockets_dir, ignore_errors=True)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
 def worker_app() -> Starlette:
     """The app factory each worker process calls (`--workers N`); the socket is already bound."""
     AppStatus.disable_automatic_graceful_drain()  # as in `run`: a fresh process, sse-starlette's default again
+    level, _, log_format = os.environ.get(_LOG_ENV, "warning text").partition(" ")
+    setup_logging(level, log_format or "text")  # a spawned worker starts with no logging set up
     return create_app(with_host(load(None), os.environ.get(_HOST_OVERRIDE)), WorkerRelay.from_environment())
