@@ -64,11 +64,16 @@ def running_bridge(config: Path, *extra_args: str) -> Generator[BridgeProcess]:
 
 
 @contextmanager
-def running_bridge_logging_to(config: Path, log: Path, level: str = "debug") -> Generator[BridgeProcess]:
-    """A bridge whose stderr (its whole log, at `level`) goes to the file `log`."""
+def running_bridge_logging_to(
+    config: Path, log: Path, level: str = "debug", log_format: str = "text"
+) -> Generator[BridgeProcess]:
+    """A bridge whose stderr (its whole log, at `level`, in `log_format`) goes to the file `log`."""
     with log.open("w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mcp_server", "--log-level", level, "serve", "--config", str(config), "--port", "0"],
+            [
+                *(sys.executable, "-m", "mcp_server", "--log-level", level, "--log-format", log_format),
+                *("serve", "--config", str(config), "--port", "0"),
+            ],
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
