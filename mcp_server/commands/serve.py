@@ -16,6 +16,7 @@ from typing import Final, NoReturn
 import uvicorn
 from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
+from uvicorn.config import LOGGING_CONFIG
 from uvicorn.supervisors import Multiprocess
 
 from mcp_server.cli import setup_logging
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level if getattr(args, "log_level", None) in ("debug", "info", "error") else "warning",
         access_log=False,  # an access log would record ?token= query strings
         # JSON logs: uvicorn's own loggers write through the root logger's JSON handler, not its text config.
-        log_config=None if getattr(args, "log_format", "text") == "json" else uvicorn.config.LOGGING_CONFIG,
+        log_config=None if getattr(args, "log_format", "text") == "json" else LOGGING_CONFIG,
         timeout_graceful_shutdown=grace_seconds(config),
         # Slow clients: each request head must arrive within server.header_timeout_seconds (uvicorn's
         # keep-alive timer is cancelled by the first trickled byte, so it cannot do this) ...
