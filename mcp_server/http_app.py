@@ -54,7 +54,7 @@ from mcp_server.mcp_face import AgentView, build_server
 from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
 from mcp_server.telemetry import json_logs, tracing
-from mcp_server.telemetry.metrics import CONTENT_TYPE, REFUSALS, exposition
+from mcp_server.telemetry.metrics import CONTENT_TYPE, REFUSALS, exposition, retire_from_multiprocess_metrics
 from mcp_server.worker_relay import WorkerRelay
 
 logger = logging.getLogger(__name__)
@@ -344,6 +344,7 @@ class BridgeApp:
                 with self.sse.closing_idle_streams_on_signal():  # idle SSE streams never hold a shutdown
                     yield
             stopping.set()
+        retire_from_multiprocess_metrics()  # this worker's open-sessions gauge no longer counts
 
     def starlette(self) -> Starlette:
         mcp, sse = _Guarded(self.streamable_http), _Guarded(self.sse_stream)

@@ -77,3 +77,10 @@ def exposition(directory: str | None = None) -> bytes:
     registry = CollectorRegistry()
     _multiprocess.MultiProcessCollector(registry, path=directory)
     return generate_latest(registry)
+
+
+def retire_from_multiprocess_metrics() -> None:
+    """A worker that stops: its live gauges (sessions open) leave the sum; its counters and histograms stay."""
+    directory = multiprocess_dir()
+    if directory is not None:
+        _multiprocess.mark_process_dead(os.getpid(), directory)

@@ -27,11 +27,20 @@ async def test_json_lines_with_request_ids_and_no_secrets(sandbox: SandboxProces
     token = TOKENS["all"][0]
     with running_bridge_logging_to(config, log, level="debug", log_format="json") as bridge:
         sandbox.arm_fault("rate-limit", path=MESSAGES)  # the bridge logs the failed call at INFO
-        headers = {"Authorization": f"Bearer {token}", "X-Request-Id": REQUEST_ID}
+        sent: dict[str, bytes] = {}  # each POST of the session gets its own request id
+
+        async def number_each_request(request: httpx2.Request) -> None:
+            request.headers["X-Request-Id"] = f"{REQUEST_ID}-{len(sent)}"
+            sent[request.headers["X-Request-Id"]] = request.content
+
         async with httpx2.AsyncClient(timeout=30) as http:
             echoed = await http.get(f"{bridge.url}/healthz", headers={"X-Request-Id": REQUEST_ID})
             made = await http.get(f"{bridge.url}/healthz", headers={"X-Request-Id": 'not ok {"json": 1}'})
-            async with httpx2.AsyncClient(headers=headers, timeout=30) as authed:
+            async with httpx2.AsyncClient(
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+                event_hooks={"request": [number_each_request]},
+            ) as authed:
                 transport = streamable_http_client(f"{bridge.url}/agents/support/mcp?token={token}", http_client=authed)
                 async with Client(transport) as client:
                     failed = await client.call_tool("ask", {"question": "How long are backups kept?"})
@@ -43,8 +52,10 @@ async def test_json_lines_with_request_ids_and_no_secrets(sandbox: SandboxProces
     entries = [json.loads(line) for line in text.splitlines()]  # every line is one JSON object
     assert entries and all({"time", "level", "logger", "message"} <= e.keys() for e in entries)
     failure = [e for e in entries if "tool ask failed" in e["message"]]
-    assert failure and failure[0]["level"] == "info" and failure[0]["request_id"] == REQUEST_ID
-    assert any(e.get("request_id") == REQUEST_ID for e in entries)
+    # The session's server task was started by the first POST; the failure is logged with the id of the
+    # POST that carried the tools/call.
+    calls = [request_id for request_id, body in sent.items() if b'"tools/call"' in body]
+    assert failure and failure[0]["level"] == "info" and failure[0]["request_id"] == calls[0] != f"{REQUEST_ID}-0"
     assert token not in text and "sandbox-key" not in text
     assert not any(len(w) == 32 and all(c in "0123456789abcdef" for c in w) for w in text.replace('"', " ").split())
 
