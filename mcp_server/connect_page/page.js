@@ -154,6 +154,21 @@ async function load() {
   }
 }
 
+// Every 15 s the live state alone is redrawn (the snippets stay put while someone selects text in them).
+async function refreshState() {
+  if ($("connected").hidden) return;
+  try {
+    const answer = await fetchInfo($("target").value);
+    if (answer.refused) {
+      showSignin("The bridge no longer accepts this token.");
+      return;
+    }
+    renderState(answer.info.state);
+  } catch {
+    // the bridge is restarting or unreachable: keep what is shown, try again at the next tick
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -167,6 +182,6 @@ document.addEventListener("DOMContentLoaded", () => {
     showSignin("");
   });
   $("target").addEventListener("change", load);
-  setInterval(() => { if (!$("connected").hidden) load(); }, 15000);
+  setInterval(refreshState, 15000);
   load();
 });
