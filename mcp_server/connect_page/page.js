@@ -3,6 +3,8 @@
 "use strict";
 
 const KEY = "agent-bridge-token";
+const PLACEHOLDER = "<value of AGENT_BRIDGE_TOKEN>"; // where a client has no syntax for a secret
+let shown = null; // the last info drawn, redrawn when the fill-in box changes
 const $ = (id) => document.getElementById(id);
 
 function element(tag, text, className) {
@@ -105,6 +107,11 @@ function renderEndpoints(endpoints) {
   }
 }
 
+function filled(text) {
+  const token = sessionStorage.getItem(KEY);
+  return $("fill-token").checked && token ? text.split(PLACEHOLDER).join(token) : text;
+}
+
 function renderClients(clients) {
   const box = $("clients");
   box.replaceChildren();
@@ -115,9 +122,10 @@ function renderClients(clients) {
     for (const snippet of client.snippets) {
       const block = element("div", null, "snippet");
       block.append(element("div", snippet.title, "snippet-title"));
+      const text = filled(snippet.text);
       const pre = element("pre");
-      pre.append(element("code", snippet.text));
-      block.append(pre, copyButton(snippet.text, `${client.client} snippet`));
+      pre.append(element("code", text));
+      block.append(pre, copyButton(text, `${client.client} snippet`));
       section.append(block);
     }
     box.append(section);
@@ -125,6 +133,8 @@ function renderClients(clients) {
 }
 
 function render(info) {
+  shown = info;
+  $("fill-label").hidden = !info.token;
   $("signin").hidden = true;
   $("connected").hidden = false;
   const who = $("who");
@@ -179,8 +189,10 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("forget").addEventListener("click", () => {
     sessionStorage.removeItem(KEY);
+    $("fill-token").checked = false;
     showSignin("");
   });
+  $("fill-token").addEventListener("change", () => { if (shown) renderClients(shown.clients); });
   $("target").addEventListener("change", load);
   setInterval(refreshState, 15000);
   load();

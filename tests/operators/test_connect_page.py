@@ -118,3 +118,15 @@ def test_a_copied_snippet_connects(page: Page, bridge: BridgeProcess) -> None:
 
     with ThreadPoolExecutor(1) as thread:  # Playwright's sync API holds this thread's event loop
         assert "ask" in thread.submit(anyio.run, connect).result(timeout=60)
+
+
+def test_the_token_is_filled_in_only_when_asked(page: Page, bridge: BridgeProcess) -> None:
+    token = TOKENS["support"][0]
+    sign_in(page, bridge, token)
+    mcp_remote = page.locator('#clients section[data-client="claude-desktop"] pre').first
+    expect(mcp_remote).to_contain_text("<value of AGENT_BRIDGE_TOKEN>")
+    assert token not in page.content()
+    page.check("#fill-token")
+    expect(mcp_remote).to_contain_text(f"Authorization:Bearer {token}")
+    page.uncheck("#fill-token")
+    expect(mcp_remote).to_contain_text("<value of AGENT_BRIDGE_TOKEN>")

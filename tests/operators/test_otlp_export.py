@@ -1,6 +1,6 @@
-"""OTLP export from a real bridge: with `OTEL_EXPORTER_OTLP_ENDPOINT` set, the spans of a tool call reach
-an OTLP/HTTP receiver (a small one in this test, decoding the protobuf the exporter sends), the upstream
-request's span under the MCP message's span, in one trace."""
+"""OTLP export from a real bridge (`serve`, and `stdio`): with `OTEL_EXPORTER_OTLP_ENDPOINT` set, the spans
+of a tool call reach an OTLP/HTTP receiver (a small one in this test, decoding the protobuf the exporter
+sends), the upstream request's span under the MCP message's span, in one trace."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from mcp_server import launch
 from tests.support.bridge_http import write_http_config
+from tests.support.bridge_stdio import env_mode, stdio_params
 from tests.support.sandbox_process import SandboxProcess
 
 pytestmark = pytest.mark.anyio
@@ -67,8 +68,22 @@ async def test_a_tool_call_is_exported_as_one_trace(sandbox: SandboxProcess, tmp
                     result = await client.call_tool("ask", {"question": "How long are backups kept on the Pro plan?"})
         # The bridge has stopped: its provider flushed every span on the way out.
     assert not result.is_error
-    message = [s for s in spans if s.name == "tools/call ask" and s.kind == Span.SPAN_KIND_SERVER]
+    assert_one_trace(spans, "tools/call ask")
+
+
+def assert_one_trace(spans: list[Span], message_name: str) -> None:
+    message = [s for s in spans if s.name == message_name and s.kind == Span.SPAN_KIND_SERVER]
     assert len(message) == 1, [s.name for s in spans]
     upstream = [s for s in spans if s.kind == Span.SPAN_KIND_CLIENT and s.parent_span_id == message[0].span_id]
     assert upstream and all(s.trace_id == message[0].trace_id for s in upstream)
     assert {s.name for s in upstream} >= {"POST"}
+
+
+async def test_stdio_exports_too(sandbox: SandboxProcess) -> None:
+    with otlp_receiver() as (endpoint, spans):
+        env = {**env_mode(sandbox.url), "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "PATH": "/usr/bin:/bin"}
+        async with Client(stdio_params(env=env)) as client:
+            result = await client.call_tool("ask", {"question": "How long are backups kept on the Pro plan?"})
+        # The client closed stdin: the bridge exited after flushing its spans.
+    assert not result.is_error
+    assert_one_trace(spans, "tools/call ask")
