@@ -89,9 +89,9 @@ class OperationMetrics:
             result = await call_next(ctx)
             outcome = "tool_error" if _is_tool_error(result) else "ok"
             return result
-        except Exception:
+        except Exception:  # a JSON-RPC error (or a bug): the outcome stays "error"
             raise
-        except BaseException:
+        except BaseException:  # the client cancelled, or the server is stopping
             outcome = "cancelled"
             raise
         finally:
