@@ -49,6 +49,7 @@ class AccessScope:
     tools: frozenset[str] | None = None
     label: str = "anonymous"
     reveals_config: bool = False  # the operator's prompts and upstream agent ids in `settings`
+    reads_metrics: bool = False  # /metrics
 
     @classmethod
     def of(cls, agents: Iterable[str], tools: Iterable[str], label: str, scopes: Iterable[str] = ()) -> AccessScope:
@@ -58,6 +59,7 @@ class AccessScope:
             tools=None if "*" in tool_set else tool_set,
             label=label,
             reveals_config="agent_config" in scopes,
+            reads_metrics="metrics" in scopes,
         )
 
     def allows_agent(self, name: str) -> bool:
@@ -69,7 +71,7 @@ class AccessScope:
         )
 
 
-EVERYTHING = AccessScope(label="local", reveals_config=True)
+EVERYTHING = AccessScope(label="local", reveals_config=True, reads_metrics=True)
 """The operator's own access: stdio, and an HTTP bridge with no tokens (loopback only)."""
 
 
@@ -194,7 +196,7 @@ class AgentRegistry:
         async with AsyncExitStack() as stack:
             clients: dict[str, UpstreamClient] = {}
             for name, backend_config in config.backends.items():
-                clients[name] = create_client(backend_config)
+                clients[name] = create_client(backend_config, name)
                 stack.push_async_callback(clients[name].aclose)
             store = InProcessConversationStore()  # one per process; a shared store goes here
             agents = [

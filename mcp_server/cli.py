@@ -15,12 +15,13 @@ from typing import Protocol, cast
 
 from mcp_server import __version__, log_redaction
 from mcp_server.errors import BridgeError, ConfigError
+from mcp_server.telemetry.json_logs import FORMATS, JsonFormatter
 
 Runner = Callable[[argparse.Namespace], int]
 
 
-def _setup_logging(level: str) -> None:
-    # stderr only: stdout belongs to the stdio transport.
+def setup_logging(level: str, log_format: str = "text") -> None:
+    """The root logger: stderr only (stdout belongs to the stdio transport), text for people or JSON lines."""
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.WARNING),
         stream=sys.stderr,
@@ -28,6 +29,8 @@ def _setup_logging(level: str) -> None:
     )
     for handler in logging.getLogger().handlers:
         log_redaction.install(handler)
+        if log_format == "json":
+            handler.setFormatter(JsonFormatter())
 
 
 class Subcommand(Protocol):
@@ -65,6 +68,9 @@ def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Runner |
     parser = argparse.ArgumentParser(prog="agent-bridge", description="Hosted RAG agents as MCP tools.")
     parser.add_argument("--version", action="version", version=f"agent-bridge {__version__}")
     parser.add_argument("--log-level", default="warning", help="debug, info, warning (default), error")
+    parser.add_argument(
+        "--log-format", default="text", choices=FORMATS, help="text (default) or json (one object a line)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # Only the chosen subcommand's module is imported.
     chosen = next((a for a in argv if a in COMMANDS), None)
@@ -73,6 +79,7 @@ def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Runner |
         sp = sub.add_parser(name, help=help_text, description=help_text)
         # `agent-bridge serve --log-level info` works as well as `agent-bridge --log-level info serve`.
         sp.add_argument("--log-level", default=argparse.SUPPRESS, help="debug, info, warning (default), error")
+        sp.add_argument("--log-format", default=argparse.SUPPRESS, choices=FORMATS, help="text (default) or json")
         if name == chosen:
             runner = _register(module_name, sp)
     return parser, runner
@@ -85,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if runner is None:
         parser.print_help()
         return 2
-    _setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     try:
         return runner(args)
     except ConfigError as exc:

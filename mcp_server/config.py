@@ -108,7 +108,8 @@ class TokenConfig(_Strict):
     agents: tuple[str, ...] = ("*",)
     tools: tuple[str, ...] = ("*",)
     # "agent_config": the settings resource also shows the operator's system prompt and upstream agent ids.
-    scopes: tuple[Literal["agent_config"], ...] = ()
+    # "metrics": the token may read /metrics (a scraper's token may have `agents = []`).
+    scopes: tuple[Literal["agent_config", "metrics"], ...] = ()
 
 
 class ServerConfig(_Strict):
@@ -133,6 +134,9 @@ class ServerConfig(_Strict):
     max_connections: int = Field(default=1000, ge=1)
     # The bridge's URL as its clients reach it (e.g. behind a proxy): `https://bridge.example.com`.
     public_url: str | None = None
+    # Also serve /metrics, with no token, on this port of metrics_host (for scrapers in a private network).
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @field_validator("public_url")
     @classmethod

@@ -49,12 +49,15 @@ from mcp_server.auth import (
 )
 from mcp_server.commands.stdio import call_settings
 from mcp_server.config import BridgeConfig
+from mcp_server.connect_page import ConnectPage
 from mcp_server.host_guard import HostOriginGuard
 from mcp_server.list_changes import ListChanges
 from mcp_server.live_config import LiveAgents
 from mcp_server.mcp_face import AgentView, build_server
 from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
+from mcp_server.telemetry import json_logs, tracing
+from mcp_server.telemetry.metrics import CONTENT_TYPE, REFUSALS, exposition, retire_from_multiprocess_metrics
 from mcp_server.worker_relay import WorkerRelay
 
 logger = logging.getLogger(__name__)
@@ -72,7 +75,23 @@ class _Guarded:
         try:
             await self._handler(scope, receive, send)
         except Refusal as refusal:
+            REFUSALS.labels(str(refusal.status)).inc()
             await refusal_response(refusal)(scope, receive, send)
+
+
+def refusing(
+    endpoint: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """A request/response endpoint whose refusals become JSON responses (and count as refusals)."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except Refusal as refusal:
+            REFUSALS.labels(str(refusal.status)).inc()
+            return refusal_response(refusal)
+
+    return guarded
 
 
 async def cancel_on_disconnect(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
@@ -177,6 +196,7 @@ class BridgeApp:
         self.actions = (
             ActionsFacade(config, self.tokens, self._registry, seal_for(config)) if config.actions.enabled else None
         )
+        self.connect_page = ConnectPage(config, self.tokens, lambda: self.registry)
 
     # -- views ------------------------------------------------------------------------------------
 
@@ -288,10 +308,32 @@ class BridgeApp:
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ready", "agents": len(self.registry)})
 
+    async def metrics(self, request: Request) -> Response:
+        """Prometheus metrics: open without tokens (loopback), else for tokens with `scopes = ["metrics"]`."""
+        if self.tokens.enabled:
+            identity = self.tokens.authenticate(presented_credential(request, query_token=False))
+            if not identity.scope.reads_metrics:
+                raise Refusal(
+                    403,
+                    f"Token '{identity.name}' may not read metrics; an operator adds scopes = [\"metrics\"] "
+                    "to its [[tokens]] entry (a scraper's token may have agents = []).",
+                )
+        body = await anyio.to_thread.run_sync(exposition)  # multiprocess mode reads every worker's files
+        return Response(body, media_type=CONTENT_TYPE)
+
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncGenerator[None]:
         # The socket answers from the start: /healthz at once, /readyz and MCP 503 until the agents are
-        # known (discovery asks the upstream for project names and may be slow).
+        # known (discovery asks the upstream for project names and may be slow). Traces are exported (when
+        # OTEL_EXPORTER_OTLP_ENDPOINT is set) until the app has stopped, then flushed.
+        with tracing.exporting() as exporting:
+            if exporting:
+                logger.info("exporting traces over OTLP")
+            async with self._serving(app):
+                yield
+
+    @asynccontextmanager
+    async def _serving(self, app: Starlette) -> AsyncGenerator[None]:
         def ready() -> None:
             self.registry = self.live.registry
             logger.info("ready: %d agent(s)", len(self.registry or ()))
@@ -323,6 +365,7 @@ class BridgeApp:
                 self._hangups.cancel()
             self.live.stop()
             self.changes.close()
+        retire_from_multiprocess_metrics()  # this worker's open-sessions gauge no longer counts
 
     async def _reload_on_hangup(self, until: anyio.CancelScope) -> None:
         """SIGHUP (`agent-bridge reload`): load the configuration again and serve it (until shutdown)."""
@@ -346,7 +389,12 @@ class BridgeApp:
     def starlette(self) -> Starlette:
         mcp, sse = _Guarded(self.streamable_http), _Guarded(self.sse_stream)
         post = _Guarded(self.sse.message)
-        routes: list[Route] = [Route("/healthz", self.healthz), Route("/readyz", self.readyz)]
+        routes: list[Route] = [
+            Route("/healthz", self.healthz),
+            Route("/readyz", self.readyz),
+            Route("/metrics", refusing(self.metrics)),
+            *self.connect_page.routes(refusing),
+        ]
         # `/chatgpt/...`: ChatGPT's connector contract (search + fetch) over the same agents and tokens.
         for prefix in ("", "/agents/{agent}", "/projects/{project_id}", "/chatgpt", "/agents/{agent}/chatgpt"):
             # `/mcp/` and `/sse/` are served in place: a redirect would repeat a `?token=` in `Location`.
@@ -359,11 +407,13 @@ class BridgeApp:
             ]
         if self.actions is not None:
             routes += self.actions.routes()
+        # JSON logs carry a request id; text logs need none, so no middleware for them on the hot path.
+        request_ids = [Middleware(json_logs.RequestIds)] if json_logs.active() else []
         app = Starlette(
             routes=routes,
             lifespan=self.lifespan,
             exception_handlers={404: _not_found},
-            middleware=[Middleware(HostOriginGuard, settings=self.security)],  # before routing and auth
+            middleware=[*request_ids, Middleware(HostOriginGuard, settings=self.security)],  # before routing and auth
         )
         app.router.redirect_slashes = False
         return app

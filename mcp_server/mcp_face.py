@@ -47,6 +47,7 @@ from mcp_server.page_fetcher import PageFetcher
 from mcp_server.progress import ProgressRelay
 from mcp_server.research_cache import DocumentCache
 from mcp_server.source_catalog import SourceCatalog
+from mcp_server.telemetry.mcp_metrics import OperationMetrics, note_operation
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +184,7 @@ class Runner:
         name: str,
         arguments: dict[str, Any],
     ) -> types.CallToolResult:
+        note_operation(op.name, agent.name)
         try:
             args = op.args.model_validate(arguments)
         except ValidationError as exc:
@@ -216,6 +218,7 @@ class Runner:
     async def call_connector(
         self, view: AgentView, op: ConnectorOperation, arguments: dict[str, Any]
     ) -> types.CallToolResult:
+        note_operation(op.name, "")
         try:
             args = op.args.model_validate(arguments)
         except ValidationError as exc:
@@ -270,6 +273,7 @@ class Runner:
         op = next((r for i, r in enumerate(RESOURCES) if match and match[f"r{i}"] is not None), None)
         if match is None or agent is None or op is None or not view.offers(agent, op):
             raise _resource_not_found(uri, not_found)
+        note_operation(op.name, agent.name)
         variables = {k: v for k, v in match.groupdict().items() if v is not None and not _OPERATION_GROUP.fullmatch(k)}
         try:
             value = await self.within_deadline(lambda: op.read(self.call_for(view, agent), variables))
@@ -522,7 +526,7 @@ def build_server(
         "resources/list": LIST_CACHE_HINT,
         "resources/templates/list": LIST_CACHE_HINT,
     }
-    return (_AnnouncingServer if changes is not None else Server)(
+    server: Server[Any] = (_AnnouncingServer if changes is not None else Server)(
         "agent-bridge",
         version=__version__,
         title="Agent Bridge",
@@ -543,6 +547,8 @@ def build_server(
         on_completion=complete,
         on_subscriptions_listen=changes.listen if changes is not None else None,
     )
+    server.middleware.append(OperationMetrics())  # inside the SDK's own span per message
+    return server
 
 
 __all__ = ["AgentView", "CallSettings", "ViewResolver", "build_server"]

@@ -19,10 +19,13 @@ from typing import Final, TypeVar
 import anyio
 
 from mcp_server.backends.base import OnDelta
+from mcp_server.telemetry.metrics import STREAM_PIECES
 
 ReportProgress = Callable[[float, float | None, str | None], Awaitable[None]]
 
 DEFAULT_GAP_SECONDS: Final = 0.3
+_TEXT_PIECES: Final = STREAM_PIECES.labels("text")
+_HEARTBEATS: Final = STREAM_PIECES.labels("heartbeat")
 T = TypeVar("T")
 
 
@@ -45,6 +48,7 @@ class ProgressRelay:
             self._sent += 1
             self._last_sent = anyio.current_time()
             await self._report(float(self._sent), None, message)
+            (_HEARTBEATS if message is None else _TEXT_PIECES).inc()
 
     async def delta(self, text: str) -> None:
         await self._send(text)

@@ -19,6 +19,7 @@ from mcp.server.streamable_http import StreamableHTTPServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 from mcp_server.auth import OPEN_PRINCIPAL, Identity, Refusal
+from mcp_server.telemetry.sessions import SessionClock
 
 
 def _too_many(identity: Identity, limit: int, what: str, remedy: str) -> Refusal:
@@ -31,6 +32,7 @@ class FairSessionManager(StreamableHTTPSessionManager):
     def __init__(self, *, max_per_principal: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.max_per_principal = max_per_principal
+        self.clock = SessionClock("streamable-http")
 
     def _held_by(self, principal: str) -> int:
         return sum(1 for owner in self._session_owners.values() if owner["client_id"] == principal)
@@ -49,7 +51,14 @@ class FairSessionManager(StreamableHTTPSessionManager):
         # The hard cap, under the SDK's admission lock (`admit` runs before it, for the clear refusal).
         if requestor is not None and self._held_by(requestor["client_id"]) >= self.max_per_principal:
             return None
-        return super()._admit_session(requestor)
+        transport = super()._admit_session(requestor)
+        if transport is not None and transport.mcp_session_id is not None:
+            self.clock.opened(transport.mcp_session_id)
+        return transport
+
+    async def _discard_session(self, session_id: str, transport: StreamableHTTPServerTransport) -> None:
+        self.clock.closed(session_id)
+        await super()._discard_session(session_id, transport)
 
 
 class StreamCounter:

@@ -54,6 +54,7 @@ from mcp_server.auth import (
 from mcp_server.jsonrpc_screen import screen
 from mcp_server.mcp_face import AgentView
 from mcp_server.session_limits import StreamCounter
+from mcp_server.telemetry.sessions import SessionClock
 from mcp_server.worker_relay import WorkerRelay, is_node_id
 
 logger = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ class SseSessions:
         self._security = security
         self._max_body_bytes = max_body_bytes
         self._tokens = tokens
+        self._clock = SessionClock("sse")
         self._open = streams
         self._relay = relay  # `--workers N`: streams name their worker (`&node=`), POSTs are relayed to it
         self._transports: dict[str, SseServerTransport] = {}
@@ -198,7 +200,7 @@ class SseSessions:
         """Serve one SSE stream (the GET) for `identity`, who sees `view`."""
         if self._closing:
             raise Refusal(503, "The bridge is shutting down; open the stream again in a moment.")
-        with self._open.holding(identity):
+        with self._open.holding(identity), self._clock.holding():
             await self._stream(scope, receive, send, identity, view)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send, identity: Identity, view: AgentView) -> None:

@@ -34,6 +34,7 @@ from mcp_server.errors import (
     UpstreamServerError,
     UpstreamTimeoutError,
 )
+from mcp_server.telemetry.upstream import UpstreamExchange
 
 logger = logging.getLogger(__name__)
 
@@ -166,8 +167,10 @@ class UpstreamClient:
         max_connections: int = 100,
         transport: httpx2.AsyncBaseTransport | None = None,
         headers: Headers | None = None,
+        backend: str = "upstream",
     ) -> None:
         self.timeout = timeout
+        self.backend = backend  # the `[backends.*]` name: the label of this pool's metrics and spans
         self._client = httpx2.AsyncClient(
             base_url=base_url,
             headers={
@@ -193,38 +196,53 @@ class UpstreamClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    def _exchange(self, method: str, path: str) -> UpstreamExchange:
+        return UpstreamExchange(self.backend, method, self._client.base_url, path)
+
     async def get_json(self, path: str, params: Params | None = None, headers: Headers | None = None) -> Any:
-        for attempt in range(1, GET_ATTEMPTS + 1):
-            try:
-                response = await self._client.get(path, params=params, headers=headers)
-            except (httpx2.TransportError, httpx2.TimeoutException) as exc:
-                # A GET that never connected is the safest retry of all; other timeouts already waited long.
-                never_connected = isinstance(exc, httpx2.ConnectTimeout)
-                if attempt < GET_ATTEMPTS and (never_connected or not isinstance(exc, httpx2.TimeoutException)):
-                    logger.debug("GET failed with %s; retrying", type(exc).__name__)
-                    await anyio.sleep(RETRY_BACKOFF_SECONDS * attempt)
+        with self._exchange("GET", path) as exchange:
+            for attempt in range(1, GET_ATTEMPTS + 1):
+                exchange.retries = attempt - 1
+                try:
+                    response = await self._client.get(path, params=params, headers=headers)
+                except (httpx2.TransportError, httpx2.TimeoutException) as exc:
+                    # A GET that never connected is the safest retry of all; other timeouts already waited long.
+                    never_connected = isinstance(exc, httpx2.ConnectTimeout)
+                    if attempt < GET_ATTEMPTS and (never_connected or not isinstance(exc, httpx2.TimeoutException)):
+                        logger.debug("GET failed with %s; retrying", type(exc).__name__)
+                        await anyio.sleep(RETRY_BACKOFF_SECONDS * attempt)
+                        continue
+                    raise transport_error(exc, self.timeout) from None
+                if response.status_code in RETRYABLE_STATUS and attempt < GET_ATTEMPTS:
+                    await anyio.sleep(min(_retry_after(response) or 0.0, 2.0) + RETRY_BACKOFF_SECONDS * attempt)
                     continue
-                raise transport_error(exc, self.timeout) from None
-            if response.status_code in RETRYABLE_STATUS and attempt < GET_ATTEMPTS:
-                await anyio.sleep(min(_retry_after(response) or 0.0, 2.0) + RETRY_BACKOFF_SECONDS * attempt)
-                continue
-            if response.is_success:
-                return _json(response)
-            raise status_error(response)
+                exchange.answered(response.status_code, attempt - 1)
+                if response.is_success:
+                    return _json(response)
+                raise status_error(response)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def post_json(
         self, path: str, body: Mapping[str, Any], params: Params | None = None, headers: Headers | None = None
     ) -> Any:
-        response = await self._send_once("POST", path, body, params, headers)
-        if response.is_success:
-            return _json(response)
-        raise status_error(response)
+        with self._exchange("POST", path) as exchange:
+            response = await self._send_once("POST", path, body, params, headers, exchange)
+            exchange.answered(response.status_code, exchange.retries)
+            if response.is_success:
+                return _json(response)
+            raise status_error(response)
 
     async def _send_once(
-        self, method: str, path: str, body: Mapping[str, Any], params: Params | None, headers: Headers | None
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any],
+        params: Params | None,
+        headers: Headers | None,
+        exchange: UpstreamExchange,
     ) -> httpx2.Response:
         for attempt in (1, 2):
+            exchange.retries = attempt - 1
             try:
                 return await self._client.request(method, path, json=dict(body), params=params, headers=headers)
             except _NEVER_SENT as exc:
@@ -243,21 +261,23 @@ class UpstreamClient:
         request = self._client.build_request(
             "POST", path, json=dict(body), params=params, headers={**(headers or {}), "Accept": "text/event-stream"}
         )
-        try:
-            response = await self._client.send(request, stream=True)
-        except (httpx2.TransportError, httpx2.TimeoutException) as exc:
-            raise transport_error(exc, self.timeout) from None
-        try:
-            if not response.is_success:
-                await response.aread()
-                raise status_error(response)
-            events = self._events(response)
+        with self._exchange("POST", path) as exchange:
             try:
-                yield events
-            finally:  # a reader that stops early (finish frame, error, cancellation) leaves it suspended
-                await events.aclose()
-        finally:
-            await response.aclose()
+                response = await self._client.send(request, stream=True)
+            except (httpx2.TransportError, httpx2.TimeoutException) as exc:
+                raise transport_error(exc, self.timeout) from None
+            exchange.answered(response.status_code)
+            try:
+                if not response.is_success:
+                    await response.aread()
+                    raise status_error(response)
+                events = self._events(response)
+                try:
+                    yield events
+                finally:  # a reader that stops early (finish frame, error, cancellation) leaves it suspended
+                    await events.aclose()
+            finally:
+                await response.aclose()
 
     @asynccontextmanager
     async def stream_text(
@@ -265,21 +285,23 @@ class UpstreamClient:
     ) -> AsyncGenerator[AsyncGenerator[str]]:
         """POST and read the response body as raw text pieces, as they arrive (CodeGPT's `format: "text"`)."""
         request = self._client.build_request("POST", path, json=dict(body), params=params, headers=headers)
-        try:
-            response = await self._client.send(request, stream=True)
-        except (httpx2.TransportError, httpx2.TimeoutException) as exc:
-            raise transport_error(exc, self.timeout) from None
-        try:
-            if not response.is_success:
-                await response.aread()
-                raise status_error(response)
-            pieces = self._text(response)
+        with self._exchange("POST", path) as exchange:
             try:
-                yield pieces
+                response = await self._client.send(request, stream=True)
+            except (httpx2.TransportError, httpx2.TimeoutException) as exc:
+                raise transport_error(exc, self.timeout) from None
+            exchange.answered(response.status_code)
+            try:
+                if not response.is_success:
+                    await response.aread()
+                    raise status_error(response)
+                pieces = self._text(response)
+                try:
+                    yield pieces
+                finally:
+                    await pieces.aclose()
             finally:
-                await pieces.aclose()
-        finally:
-            await response.aclose()
+                await response.aclose()
 
     async def _text(self, response: httpx2.Response) -> AsyncGenerator[str]:
         try:

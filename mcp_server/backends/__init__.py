@@ -104,8 +104,8 @@ BackendConfig = Annotated[CustomGPTSettings | OpenAISettings | CodeGPTSettings, 
 """A `[backends.*]` table: one kind's settings, told apart by `kind` (see `with_default_kind`)."""
 
 
-def create_client(settings: BackendSettings) -> UpstreamClient:
-    """The pooled client for one backend, shared by all its agents (and passthrough callers)."""
+def create_client(settings: BackendSettings, name: str = "upstream") -> UpstreamClient:
+    """The pooled client for the backend `name`, shared by all its agents (and passthrough callers)."""
     return UpstreamClient(
         settings.base_url,
         settings.api_key.get_secret_value(),
@@ -113,6 +113,7 @@ def create_client(settings: BackendSettings) -> UpstreamClient:
         connect_timeout=settings.connect_timeout_seconds,
         max_connections=settings.max_connections,
         headers=settings.extra_headers(),
+        backend=name,
     )
 
 

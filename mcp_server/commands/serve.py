@@ -18,12 +18,16 @@ from typing import Final, NoReturn
 import uvicorn
 from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
+from uvicorn.config import LOGGING_CONFIG
 from uvicorn.supervisors import Multiprocess
 
+from mcp_server.cli import setup_logging
 from mcp_server.config import BridgeConfig, add_config_argument, load
 from mcp_server.connection_limits import head_timeout_protocol
 from mcp_server.errors import ConfigError
 from mcp_server.http_app import create_app
+from mcp_server.telemetry.metrics import MULTIPROC_DIR_ENV
+from mcp_server.telemetry.metrics_listener import serving_metrics
 from mcp_server.worker_relay import SOCKETS_DIR_ENV, WorkerRelay
 
 
@@ -54,6 +58,7 @@ def is_loopback(host: str) -> bool:
 
 
 _HOST_OVERRIDE: Final = "AGENT_BRIDGE_SERVE_HOST"  # --host, handed to worker processes
+_LOG_ENV: Final = "AGENT_BRIDGE_WORKER_LOGGING"  # "<level> <format>", handed to worker processes
 
 
 def with_host(config: BridgeConfig, host: str | None, port: int | None = None) -> BridgeConfig:
@@ -132,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         # Never uvicorn's "trace", which logs each ASGI scope with its ?token= query string.
         log_level=args.log_level if getattr(args, "log_level", None) in ("debug", "info", "error") else "warning",
         access_log=False,  # an access log would record ?token= query strings
+        # JSON logs: uvicorn's own loggers write through the root logger's JSON handler, not its text config.
+        log_config=None if getattr(args, "log_format", "text") == "json" else LOGGING_CONFIG,
         timeout_graceful_shutdown=grace_seconds(config),
         # Slow clients: each request head must arrive within server.header_timeout_seconds (uvicorn's
         # keep-alive timer is cancelled by the first trickled byte, so it cannot do this) ...
@@ -144,34 +151,48 @@ def run(args: argparse.Namespace) -> int:
         if args.config is not None:
             os.environ["AGENT_BRIDGE_CONFIG"] = str(args.config)
         os.environ[_HOST_OVERRIDE] = config.server.host
+        os.environ[_LOG_ENV] = f"{getattr(args, 'log_level', 'warning')} {getattr(args, 'log_format', 'text')}"
     if args.pid_file is not None:
         args.pid_file.write_text(f"{os.getpid()}\n")
     try:
-        return _serve(args, uvicorn_config, sock, announce)
+        return _serve(args, config, uvicorn_config, sock, announce)
     finally:
         if args.pid_file is not None:
             args.pid_file.unlink(missing_ok=True)
 
 
 def _serve(
-    args: argparse.Namespace, uvicorn_config: uvicorn.Config, sock: socket.socket, announce: Callable[[], None]
+    args: argparse.Namespace,
+    config: BridgeConfig,
+    uvicorn_config: uvicorn.Config,
+    sock: socket.socket,
+    announce: Callable[[], None],
 ) -> int:
     if args.workers == 1:
-        uvicorn.Server(uvicorn_config).run(sockets=[sock])
+        with serving_metrics(config, None):
+            uvicorn.Server(uvicorn_config).run(sockets=[sock])
         return 0
     # SSE across workers: each worker listens on its own Unix socket in this private directory, and
     # relays a message POST for another worker's stream there (worker_relay.py).
     sockets_dir = tempfile.mkdtemp(prefix="agent-bridge-workers-")
     os.environ[SOCKETS_DIR_ENV] = sockets_dir
+    # Metrics across workers: each (spawned) worker's prometheus_client writes its samples into this
+    # private directory, and whichever worker answers /metrics sums them all.
+    metrics_dir = tempfile.mkdtemp(prefix="agent-bridge-metrics-")
+    os.environ[MULTIPROC_DIR_ENV] = metrics_dir
     announce()  # workers answer /readyz 503 until their own agents are known
     try:
-        Multiprocess(uvicorn_config, sockets=[sock]).run()
+        with serving_metrics(config, metrics_dir):
+            Multiprocess(uvicorn_config, sockets=[sock]).run()
     finally:
         shutil.rmtree(sockets_dir, ignore_errors=True)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
 def worker_app() -> Starlette:
     """The app factory each worker process calls (`--workers N`); the socket is already bound."""
     AppStatus.disable_automatic_graceful_drain()  # as in `run`: a fresh process, sse-starlette's default again
+    level, _, log_format = os.environ.get(_LOG_ENV, "warning text").partition(" ")
+    setup_logging(level, log_format or "text")  # a spawned worker starts with no logging set up
     return create_app(with_host(load(None), os.environ.get(_HOST_OVERRIDE)), WorkerRelay.from_environment())

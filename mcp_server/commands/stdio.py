@@ -32,6 +32,7 @@ from mcp_server.agents import EVERYTHING, AgentRegistry, AgentView, seal_for
 from mcp_server.config import BridgeConfig, add_config_argument, load
 from mcp_server.jsonrpc_screen import BYTE_ORDER_MARK, screen
 from mcp_server.mcp_face import CallSettings, build_server
+from mcp_server.telemetry import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -154,5 +155,6 @@ async def serve_stdio(config: BridgeConfig) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load(args.config)
-    anyio.run(serve_stdio, config)
+    with tracing.exporting():  # OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed at exit
+        anyio.run(serve_stdio, config)
     return 0

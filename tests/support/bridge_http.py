@@ -65,14 +65,15 @@ def running_bridge(config: Path, *extra_args: str) -> Generator[BridgeProcess]:
 
 @contextmanager
 def running_bridge_logging_to(
-    config: Path, log: Path, level: str = "debug", extra_args: Sequence[str] = ()
+    config: Path, log: Path, level: str = "debug", extra_args: Sequence[str] = (), log_format: str = "text"
 ) -> Generator[BridgeProcess]:
-    """A bridge whose stderr (its whole log, at `level`) goes to the file `log`; `extra_args` go to `serve`."""
+    """A bridge whose stderr (its whole log, at `level`, in `log_format`) goes to the file `log`; `extra_args`
+    go to `serve`."""
     with log.open("w") as stderr:
         process = subprocess.Popen(
             [
-                *(sys.executable, "-m", "mcp_server", "--log-level", level, "serve"),
-                *("--config", str(config), "--port", "0", *extra_args),
+                *(sys.executable, "-m", "mcp_server", "--log-level", level, "--log-format", log_format),
+                *("serve", "--config", str(config), "--port", "0", *extra_args),
             ],
             stdout=subprocess.PIPE,
             stderr=stderr,
