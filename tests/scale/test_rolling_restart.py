@@ -4,13 +4,14 @@ clients call without pause; no call fails."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator
 
 import anyio
 import httpx2
 import pytest
 
-from tests.scale.cluster import Cluster, running_cluster
+from tests.scale.cluster import Cluster, Replica, running_cluster
 from tests.support.bridge_http import TOKENS
 from tests.support.sandbox_process import SandboxProcess
 
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.anyio
 
 AUTH = {"Authorization": f"Bearer {TOKENS['all'][0]}"}
 QUESTION = "How long are backups kept on the Pro plan?"
+HR_MESSAGES = re.compile(r"^/api/v1/projects/2/conversations/[^/]+/messages$")
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +43,35 @@ HEADERS = {
 CLIENTS = 16
 
 
-async def test_a_rolling_restart_fails_no_call(cluster: Cluster) -> None:
-    """Each replica in turn: drained at the balancer, SIGTERM (calls in flight finish), started again,
-    back in rotation; meanwhile clients call without pause and every call gets its answer."""
+def hr_messages(sandbox: SandboxProcess) -> int:
+    return sum(n for path, n in sandbox.stats()["paths"].items() if HR_MESSAGES.match(path.split("?")[0]))
+
+
+async def stop_with_a_call_in_flight(replica: Replica, sandbox: SandboxProcess) -> str:
+    """SIGTERM `replica` while it is answering a slow call of its own; the call's response body."""
+    sandbox.arm_fault("latency", count=1, path=HR_MESSAGES.pattern, latency=1.0)
+    before = hr_messages(sandbox)
+    body: list[str] = []
+    async with anyio.create_task_group() as tg:
+
+        async def call() -> None:
+            async with httpx2.AsyncClient(timeout=30) as http:
+                ask = {**CALL, "params": {"name": "ask", "arguments": {"question": "How many days of leave?"}}}
+                response = await http.post(f"{replica.url}/agents/hr/mcp", json=ask, headers=HEADERS)
+            assert response.status_code == 200, response.text
+            body.append(response.text)
+
+        tg.start_soon(call)
+        with anyio.fail_after(20):
+            while hr_messages(sandbox) == before:  # noqa: ASYNC110 - another process's counter
+                await anyio.sleep(0.05)
+        assert await anyio.to_thread.run_sync(replica.stop) == 0
+    return body[0]
+
+
+async def test_a_rolling_restart_fails_no_call(cluster: Cluster, sandbox_session: SandboxProcess) -> None:
+    """Each replica in turn: drained at the balancer, SIGTERM (a call in flight still gets its answer),
+    started again, back in rotation; meanwhile clients call without pause and every call gets its answer."""
     done = anyio.Event()
     calls: list[int] = []
     failures: list[str] = []
@@ -67,7 +95,8 @@ async def test_a_rolling_restart_fails_no_call(cluster: Cluster) -> None:
         for replica in cluster.replicas:
             await anyio.sleep(0.5)
             await anyio.to_thread.run_sync(lambda r=replica: cluster.route(down=r))
-            assert await anyio.to_thread.run_sync(replica.stop) == 0
+            in_flight = await stop_with_a_call_in_flight(replica, sandbox_session)
+            assert "25 days" in in_flight and '"isError":true' not in in_flight.replace(" ", ""), in_flight[:300]
             await anyio.to_thread.run_sync(replica.start)
             await anyio.to_thread.run_sync(cluster.route)
         await anyio.sleep(0.5)
