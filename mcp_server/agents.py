@@ -16,11 +16,12 @@ from typing import Final, Literal
 import anyio
 
 from mcp_server.backends import KINDS, AgentTarget, Backend, BackendSettings, create_backend, create_client
+from mcp_server.backends.customgpt import CITATION_CACHE_SECONDS, CITATION_CACHE_SIZE
 from mcp_server.config import AgentConfig, BridgeConfig, agent_tools
 from mcp_server.conversations import ConversationSeal, derive_key
 from mcp_server.errors import UpstreamError
 from mcp_server.operations import TOOLS, ResourceOperation
-from mcp_server.store import ConversationStore, InProcessConversationStore
+from mcp_server.store import ConversationStore, JsonCache, State, in_process, open_state
 from mcp_server.upstream import UpstreamClient
 
 logger = logging.getLogger(__name__)
@@ -128,10 +129,11 @@ def build_agent(
     api_key: str | None = None,
     settings: BackendSettings | None = None,
     store: ConversationStore | None = None,
+    citations: JsonCache | None = None,
 ) -> Agent:
     """The one constructor of an `Agent`: the configured agent on its backend's shared pool, with
-    `title` (from the upstream) and `api_key` (passthrough) when given, its backend's `settings` and
-    the process's conversation `store`."""
+    `title` (from the upstream) and `api_key` (passthrough) when given, its backend's `settings`, the
+    process's conversation `store` and the agent's cited-sources cache."""
     shown = title or config.default_title()
     target = AgentTarget(config.project_id, config.upstream_model(), config.agent_id, config.system_prompt)
     tools = agent_tools(config, kind)
@@ -142,7 +144,7 @@ def build_agent(
         description=config.description or default_description(shown),
         project_id=config.project_id,
         tools=tools,
-        backend=create_backend(kind, target, client, api_key, settings=settings, store=store),
+        backend=create_backend(kind, target, client, api_key, settings=settings, store=store, citations=citations),
         page_hosts=frozenset(h.lower() for h in config.fetch_hosts) if config.fetch_pages else frozenset(),
         icon=config.icon,
     )
@@ -157,9 +159,14 @@ def seal_for(config: BridgeConfig) -> ConversationSeal:
 
 class AgentRegistry:
     def __init__(
-        self, config: BridgeConfig, agents: Iterable[Agent], clients: dict[str, UpstreamClient] | None = None
+        self,
+        config: BridgeConfig,
+        agents: Iterable[Agent],
+        clients: dict[str, UpstreamClient] | None = None,
+        state: State | None = None,
     ) -> None:
         self._config = config
+        self.state = state if state is not None else in_process()  # what replicas share (`[store] url`)
         self._agents = {a.name: a for a in agents}
         self._clients: dict[str, UpstreamClient] = dict(clients or {})  # one pool per backend, by backend name
         self._by_project = {a.project_id: a for a in self._agents.values() if a.project_id is not None}
@@ -192,26 +199,31 @@ class AgentRegistry:
     @classmethod
     @asynccontextmanager
     async def open(cls, config: BridgeConfig) -> AsyncGenerator[AgentRegistry]:
-        """Create one upstream pool per backend, resolve names where asked, close the pools on exit."""
+        """Create one upstream pool per backend and the state the agents share (in process, or the
+        `[store] url` server), resolve names where asked, close the pools and the store on exit."""
         async with AsyncExitStack() as stack:
+            url = config.store.url.get_secret_value() if config.store.url is not None else None
+            state = await stack.enter_async_context(open_state(url))
             clients: dict[str, UpstreamClient] = {}
             for name, backend_config in config.backends.items():
                 clients[name] = create_client(backend_config, name)
                 stack.push_async_callback(clients[name].aclose)
-            store = InProcessConversationStore()  # one per process; a shared store goes here
             agents = [
                 build_agent(
                     a,
                     config.backends[a.backend].kind,
                     clients[a.backend],
                     settings=config.backends[a.backend],
-                    store=store,
+                    store=state.conversations,
+                    citations=state.cache(
+                        "citation", f"{a.backend}\0{a.name}", size=CITATION_CACHE_SIZE, seconds=CITATION_CACHE_SECONDS
+                    ),
                 )
                 for a in config.agents
             ]
             if config.discover_agent_names:
                 agents = await _discover_names(agents)
-            yield cls(config, agents, clients)
+            yield cls(config, agents, clients, state)
 
 
 async def _discover_names(agents: list[Agent]) -> list[Agent]:

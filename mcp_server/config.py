@@ -137,6 +137,9 @@ class ServerConfig(_Strict):
     # Also serve /metrics, with no token, on this port of metrics_host (for scrapers in a private network).
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
+    # Replicas behind a balancer: this replica's name, written into each SSE stream's messages path
+    # (`/messages/<node_id>/?session_id=...`) so the balancer can route the POSTs to it. None: one replica.
+    node_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
 
     @field_validator("public_url")
     @classmethod
@@ -159,9 +162,28 @@ class ActionsConfig(_Strict):
     max_answers_per_token: int = Field(default=10, ge=1)
 
 
+class StoreConfig(_Strict):
+    """Shared state: in this process by default; a Valkey/Redis URL (`redis://host:6379/0`) lets replicas
+    share conversations, answers in progress and caches. It may hold a password: kept secret."""
+
+    url: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _store_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"(rediss?|unix)://\S+", value.get_secret_value()):
+            raise ValueError("must be a redis://host:port/db, rediss://... or unix://... URL of a Valkey/Redis server")
+        return value
+
+
+STORE_URL_ENV = "AGENT_BRIDGE_STORE_URL"
+NODE_ID_ENV = "AGENT_BRIDGE_NODE_ID"
+
+
 class BridgeConfig(_Strict):
     server: ServerConfig = ServerConfig()
     actions: ActionsConfig = ActionsConfig()
+    store: StoreConfig = StoreConfig()
     backends: dict[str, BackendConfig] = Field(default_factory=dict[str, BackendConfig])
     agents: tuple[AgentConfig, ...] = ()
     tokens: tuple[TokenConfig, ...] = ()
@@ -343,13 +365,29 @@ def from_environment(env: Mapping[str, str] | None = None) -> BridgeConfig:
 
 
 def load(path: Path | None, env: Mapping[str, str] | None = None) -> BridgeConfig:
-    """The file when given (or named by AGENT_BRIDGE_CONFIG), else the environment mode."""
+    """The file when given (or named by AGENT_BRIDGE_CONFIG), else the environment mode; then
+    AGENT_BRIDGE_STORE_URL and AGENT_BRIDGE_NODE_ID over `[store] url` and `server.node_id`."""
     environ = os.environ if env is None else env
     if path is None and environ.get("AGENT_BRIDGE_CONFIG"):
         path = Path(environ["AGENT_BRIDGE_CONFIG"])
-    if path is not None:
-        return load_file(path, env)
-    return from_environment(env)
+    config = load_file(path, env) if path is not None else from_environment(env)
+    return with_replica_environment(config, environ)
+
+
+def with_replica_environment(config: BridgeConfig, env: Mapping[str, str]) -> BridgeConfig:
+    """`config` with the store URL and node id the environment names (a container's usual way in)."""
+    store_url, node_id = env.get(STORE_URL_ENV), env.get(NODE_ID_ENV)
+    if not store_url and not node_id:
+        return config
+    data = config.model_dump()
+    if store_url:
+        data["store"] = {"url": store_url}
+    if node_id:
+        data["server"] = {**data["server"], "node_id": node_id}
+    try:
+        return BridgeConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_validation_message(exc, f"environment ({STORE_URL_ENV}/{NODE_ID_ENV})")) from None
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:

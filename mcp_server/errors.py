@@ -10,6 +10,7 @@ Every error knows the sentence a user (or the model reading a tool result) shoul
     │                               421/403 (Host/Origin), 429 (per-token cap), 503 (not ready)
     └── CallError                   a tool call or resource read that fails in a way the model can act on
         ├── NotFoundError           a conversation, page or id that does not exist for this caller
+        ├── StoreUnavailableError   the shared store (`[store] url`, Valkey/Redis) did not answer; 503
         └── UpstreamError           the agent's REST API did not give a usable answer
             ├── UpstreamAuthError       401/403: the upstream key is wrong or lacks access
             ├── UpstreamNotFoundError   404: the project, conversation or citation does not exist
@@ -56,6 +57,13 @@ class CallError(BridgeError):
 class NotFoundError(CallError):
     def __init__(self, message: str) -> None:
         super().__init__(message, status=404)
+
+
+class StoreUnavailableError(CallError):
+    """The shared store (`[store] url`) did not answer: the calls that need it fail with this sentence."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=503)
 
 
 class UpstreamError(CallError):

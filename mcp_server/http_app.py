@@ -191,6 +191,7 @@ class BridgeApp:
             self.tokens,
             StreamCounter(config.server.max_sessions_per_token),
             relay,
+            config.server.node_id,
         )
         # The ChatGPT Actions / OpenAPI facade (`/actions/...`), only when `[actions] enabled = true`.
         self.actions = (
@@ -299,11 +300,17 @@ class BridgeApp:
         await self.sse.stream(scope, receive, send, identity, view)
 
     async def healthz(self, request: Request) -> Response:
+        body = {"status": "ok"}
+        if self.config.server.node_id is not None:
+            body["replica"] = self.config.server.node_id
         if self.relay is not None:
-            return JSONResponse({"status": "ok", "node": self.relay.node})
-        return JSONResponse({"status": "ok"})
+            body["node"] = self.relay.node
+        return JSONResponse(body)
 
     async def readyz(self, request: Request) -> Response:
+        # SIGTERM turns it 503 at once, so a balancer sends no new work while calls in flight finish.
+        if self.sse.stopping:
+            return JSONResponse({"status": "stopping"}, status_code=503)
         if self.registry is None:
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ready", "agents": len(self.registry)})
@@ -405,6 +412,8 @@ class BridgeApp:
                 Route(f"{prefix}/sse/", sse, methods=["GET"]),
                 Route(f"{prefix}/messages/", post, methods=["POST"]),
             ]
+            if self.config.server.node_id is not None:  # replicas: the stream's replica is in the path
+                routes.append(Route(f"{prefix}/messages/{{replica}}/", post, methods=["POST"]))
         if self.actions is not None:
             routes += self.actions.routes()
         # JSON logs carry a request id; text logs need none, so no middleware for them on the hot path.

@@ -159,9 +159,10 @@ class _TrackedWriter:
         await self.aclose()
 
 
-def messages_path(stream_path: str) -> str:
-    """`/agents/support/sse` -> `/agents/support/messages/`."""
-    return stream_path.rsplit("/", 1)[0] + "/messages/"
+def messages_path(stream_path: str, replica: str | None = None) -> str:
+    """`/agents/support/sse` -> `/agents/support/messages/`, or `/agents/support/messages/<replica>/` when
+    this replica has a node id (so a balancer can route the POSTs to the replica holding the stream)."""
+    return stream_path.rsplit("/", 1)[0] + "/messages/" + (f"{replica}/" if replica else "")
 
 
 class SseSessions:
@@ -173,8 +174,10 @@ class SseSessions:
         tokens: TokenBook,
         streams: StreamCounter,
         relay: WorkerRelay | None = None,
+        replica: str | None = None,
     ) -> None:
         self._server = server
+        self._replica = replica  # `server.node_id`: named in each stream's messages path
         self._security = security
         self._max_body_bytes = max_body_bytes
         self._tokens = tokens
@@ -205,7 +208,7 @@ class SseSessions:
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send, identity: Identity, view: AgentView) -> None:
         request = Request(scope)
-        path = messages_path(request.url.path.rstrip("/"))
+        path = messages_path(request.url.path.rstrip("/"), self._replica)
         transport = self._transport(path)
         self._streams[path] = self._streams.get(path, 0) + 1
         session: list[str] = []
@@ -255,6 +258,10 @@ class SseSessions:
     async def message(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Accept one client message (the POST) for the session it names, as the session's caller."""
         request = Request(scope, receive)
+        replica = request.path_params.get("replica")
+        if replica is not None and replica != self._replica:
+            await _misrouted(replica, self._replica)(scope, receive, send)
+            return
         node = request.query_params.get("node")
         if self._relay is not None and node is not None and node != self._relay.node:
             if not is_node_id(node):
@@ -296,6 +303,11 @@ class SseSessions:
             # The stream ended between the lookup and the hand-over; nothing was answered yet.
             await _no_session()(scope, receive, send)
 
+    @property
+    def stopping(self) -> bool:
+        """Whether shutdown has begun (a signal, or `close_idle_streams`)."""
+        return self._closing
+
     def close_idle_streams(self) -> None:
         """Shutdown: end every stream with no call in flight now, and each other one once it has answered."""
         self._closing = True
@@ -335,6 +347,19 @@ class SseSessions:
 def _no_session() -> JSONResponse:
     return JSONResponse(
         {"error": "not_found", "message": "No such SSE session; open a new one with GET on the /sse URL."},
+        status_code=404,
+    )
+
+
+def _misrouted(wanted: str, here: str | None) -> JSONResponse:
+    """A message POST the balancer sent to the wrong replica: say so, for the operator to fix the routing."""
+    return JSONResponse(
+        {
+            "error": "not_found",
+            "message": f"This message is for the SSE session on replica '{wanted}' but reached replica "
+            f"'{here}'. Route /messages/{wanted}/ paths to that replica (see configs/nginx.conf), or open a new "
+            "session with GET on the /sse URL.",
+        },
         status_code=404,
     )
 

@@ -14,6 +14,7 @@ from mcp_server.errors import (
     CallError,
     NotFoundError,
     Refusal,
+    StoreUnavailableError,
     UpstreamAuthError,
     UpstreamConnectionError,
     UpstreamNotFoundError,
@@ -23,6 +24,7 @@ from mcp_server.errors import (
 )
 
 DEFAULT_RETRY_AFTER_SECONDS: Final = 30
+STORE_RETRY_AFTER_SECONDS: Final = 5
 
 _CODES: Final = {
     400: "bad_request",
@@ -82,6 +84,8 @@ def call_failed(exc: CallError, agent: str) -> Failure:
         return Failure(429, message, "upstream_rate_limited", retry_after=wait)
     if isinstance(exc, UpstreamTimeoutError):
         return Failure(504, message, "upstream_timeout")
+    if isinstance(exc, StoreUnavailableError):
+        return Failure(503, message, "store_unavailable", retry_after=STORE_RETRY_AFTER_SECONDS)
     if isinstance(exc, UpstreamConnectionError):
         return Failure(503, message, "upstream_unavailable")
     if isinstance(exc, UpstreamServerError):
@@ -91,6 +95,12 @@ def call_failed(exc: CallError, agent: str) -> Failure:
     if isinstance(exc, NotFoundError | UpstreamNotFoundError):
         return Failure(404, message, "not_found")
     return Failure(502, message, "upstream_error")
+
+
+def store_failed(exc: StoreUnavailableError) -> Failure:
+    """A call that needs the shared store (answers in progress) while it does not answer."""
+    text = str(exc)
+    return Failure(503, text[:1].upper() + text[1:], "store_unavailable", retry_after=STORE_RETRY_AFTER_SECONDS)
 
 
 def deadline_passed(agent: str, seconds: float) -> Failure:

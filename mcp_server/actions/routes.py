@@ -31,13 +31,21 @@ from mcp_server.actions.answers import AnswerState, AnswerStore, InProcessAnswer
 from mcp_server.actions.catalog import ASK, ENDPOINTS, AnswerOut, Endpoint, GetAnswerArgs
 from mcp_server.actions.credentials import presented_token
 from mcp_server.actions.document import AUTH_STYLES, AuthStyle, agent_document, as_openapi_30, combined_document
-from mcp_server.actions.failures import Failure, call_failed, deadline_passed, invalid_input, refused
+from mcp_server.actions.failures import (
+    Failure,
+    call_failed,
+    deadline_passed,
+    invalid_input,
+    refused,
+    store_failed,
+)
 from mcp_server.actions.limits import CUT_MARKER, MAX_REQUEST_BYTES, cut_text, shrink
+from mcp_server.actions.shared_answers import SharedAnswers
 from mcp_server.agents import EVERYTHING, Agent, AgentRegistry
 from mcp_server.auth import Identity, TokenBook
 from mcp_server.config import BridgeConfig
 from mcp_server.conversations import ConversationSeal
-from mcp_server.errors import CallError, Refusal
+from mcp_server.errors import CallError, Refusal, StoreUnavailableError
 from mcp_server.operations import Call
 from mcp_server.operations.models import AskArgs, AskResult
 
@@ -92,9 +100,7 @@ class ActionsFacade:
         self._tokens = tokens
         self._registry = registry
         self._seal = seal
-        self._answers: AnswerStore = answers or InProcessAnswers(
-            ttl_seconds=config.actions.answer_ttl_seconds, max_per_principal=config.actions.max_answers_per_token
-        )
+        self._answers = answers  # None: chosen with the agents (in process, or the `[store] url` server)
         self._tasks: TaskGroup | None = None
 
     @asynccontextmanager
@@ -158,6 +164,25 @@ class ActionsFacade:
     def _registry_now(self) -> AgentRegistry:
         return self._registry()
 
+    def _answer_store(self) -> AnswerStore:
+        """Answers in progress: in this process, or in the shared store so any replica can continue them."""
+        if self._answers is None:
+            shared = self._registry_now().state.shared
+            settings = self._settings
+            self._answers = (
+                InProcessAnswers(
+                    ttl_seconds=settings.answer_ttl_seconds, max_per_principal=settings.max_answers_per_token
+                )
+                if shared is None
+                else SharedAnswers(
+                    shared,
+                    ttl_seconds=settings.answer_ttl_seconds,
+                    max_per_principal=settings.max_answers_per_token,
+                    deadline_seconds=self._deadline,
+                )
+            )
+        return self._answers
+
     def _caller(self, request: Request) -> tuple[Identity, Agent]:
         identity = self._tokens.authenticate(presented_token(request))
         registry = self._registry_now()
@@ -203,15 +228,19 @@ class ActionsFacade:
     async def _ask(self, identity: Identity, agent: Agent, args: AskArgs) -> Response:
         if self._tasks is None:
             raise Failure(503, "The bridge is starting or stopping; retry in a moment.")
-        answer_id = await self._answers.open(identity.principal, agent.name)
-        self._tasks.start_soon(self._produce, answer_id, self._call(identity, agent), args)
+        answers = self._answer_store()
+        try:
+            answer_id = await answers.open(identity.principal, agent.name)
+        except StoreUnavailableError as exc:
+            raise store_failed(exc) from None
+        self._tasks.start_soon(self._produce, answers, answer_id, self._call(identity, agent), args)
         return await self._answer(identity, agent, answer_id, 0)
 
-    async def _produce(self, answer_id: str, call: Call, args: AskArgs) -> None:
+    async def _produce(self, answers: AnswerStore, answer_id: str, call: Call, args: AskArgs) -> None:
         """Run the ask to its end (or the call deadline), keeping its text and outcome in the store."""
 
         async def on_delta(text: str) -> None:
-            await self._answers.append(answer_id, text)
+            await answers.append(answer_id, text)
 
         result: AskResult | None = None
         failure: Failure | None = None
@@ -225,7 +254,10 @@ class ActionsFacade:
         except Exception:
             logger.exception("ask on agent %s failed inside the bridge", call.agent)
             failure = Failure(502, f"Agent '{call.agent}': {_INTERNAL}", "internal_error")
-        await self._answers.finish(answer_id, result, failure)
+        try:
+            await answers.finish(answer_id, result, failure)
+        except StoreUnavailableError as exc:  # nobody can fetch it then; the caller is told when it asks
+            logger.warning("answer %s of agent %s not stored: %s", answer_id, call.agent, exc)
 
     async def get_answer(self, request: Request) -> Response:
         identity, agent = self._caller(request)
@@ -240,7 +272,12 @@ class ActionsFacade:
         return await self._answer(identity, agent, answer_id, args.offset)
 
     async def _answer(self, identity: Identity, agent: Agent, answer_id: str, offset: int) -> Response:
-        state = await self._answers.wait(identity.principal, agent.name, answer_id, self._settings.answer_wait_seconds)
+        try:
+            state = await self._answer_store().wait(
+                identity.principal, agent.name, answer_id, self._settings.answer_wait_seconds
+            )
+        except StoreUnavailableError as exc:
+            raise store_failed(exc) from None
         if state is None:
             raise _no_answer()
         if state.failure is not None:

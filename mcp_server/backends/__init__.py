@@ -20,19 +20,21 @@ from mcp_server.backends.customgpt import CustomGPTBackend, CustomGPTSettings
 from mcp_server.backends.memory import ChatBackendSettings, ConversationMemory
 from mcp_server.backends.openai import OpenAIBackend, OpenAISettings
 from mcp_server.ids import segment
-from mcp_server.store import ConversationStore
+from mcp_server.store import ConversationStore, JsonCache
 from mcp_server.upstream import UpstreamClient
 
 
 @dataclass(frozen=True, slots=True)
 class Wiring:
     """What a backend is built with besides its target: the shared pool, the key (passthrough), its
-    kind's settings (None: the defaults) and the conversation store (None: one of its own)."""
+    kind's settings (None: the defaults), the conversation store and the cited-sources cache (None:
+    its own, in this process)."""
 
     client: UpstreamClient
     api_key: str | None = None
     settings: BackendSettings | None = None
     store: ConversationStore | None = None
+    citations: JsonCache | None = None
 
     def memory(self) -> ConversationMemory:
         settings = self.settings if isinstance(self.settings, ChatBackendSettings) else None
@@ -42,7 +44,7 @@ class Wiring:
 def _customgpt(target: AgentTarget, wiring: Wiring) -> Backend:
     assert target.project_id is not None  # the configuration requires it for this kind
     scoped = wiring.client.scoped(f"api/v1/projects/{target.project_id}", wiring.api_key)
-    return CustomGPTBackend(scoped, target.project_id)
+    return CustomGPTBackend(scoped, target.project_id, wiring.citations)
 
 
 def _openai(target: AgentTarget, wiring: Wiring) -> Backend:
@@ -125,11 +127,13 @@ def create_backend(
     *,
     settings: BackendSettings | None = None,
     store: ConversationStore | None = None,
+    citations: JsonCache | None = None,
 ) -> Backend:
     """The agent's backend on the shared pool `client`, confined to the agent's own upstream paths;
     `api_key` overrides the configured key (passthrough mode). `settings` are its backend's (for
-    conversation limits), `store` the conversation store to share (else one of its own)."""
-    return KINDS[kind].build(target, Wiring(client, api_key, settings, store))
+    conversation limits), `store` the conversation store and `citations` the cited-sources cache to
+    share (else its own)."""
+    return KINDS[kind].build(target, Wiring(client, api_key, settings, store, citations))
 
 
 __all__ = [

@@ -138,7 +138,7 @@ class ChatBackend:
     async def transcript(self, conversation_id: str) -> Transcript:
         turns = await self._memory.peek(self._key(conversation_id))
         if turns is None:
-            raise conversation_ended(self._memory.idle_minutes)
+            raise conversation_ended(self._memory.idle_minutes, shared=self._memory.shared)
         messages = tuple(Message(id=str(i), question=t.question, answer=t.answer) for i, t in enumerate(turns, 1))
         return Transcript(conversation_id=conversation_id, name=None, messages=messages)
 

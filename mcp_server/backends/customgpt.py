@@ -6,11 +6,11 @@ empty objects), so everything read here goes through the tolerant readers at the
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, ClassVar, Final, Literal
 
 import anyio
-from cachetools import TTLCache
 
 from mcp_server.backends.base import (
     AgentProfile,
@@ -28,6 +28,7 @@ from mcp_server.backends.base import (
 )
 from mcp_server.errors import UpstreamError, UpstreamNotFoundError, UpstreamProtocolError, UpstreamServerError
 from mcp_server.ids import is_citation_id, is_conversation_id, segment
+from mcp_server.store import InProcessCache, JsonCache
 from mcp_server.upstream import ScopedClient, event_json
 
 logger = logging.getLogger(__name__)
@@ -58,11 +59,12 @@ class CustomGPTBackend:
 
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset({"ask", "search", "sources", "citations", "transcripts"})
 
-    def __init__(self, client: ScopedClient, project_id: int) -> None:
+    def __init__(self, client: ScopedClient, project_id: int, cited: JsonCache | None = None) -> None:
         self._client = client
         self._project_id = project_id
         self._base = f"api/v1/projects/{segment(project_id)}"
-        self._cited = TTLCache[str, Citation](CITATION_CACHE_SIZE, CITATION_CACHE_SECONDS)
+        # Cited sources, in this process or shared by every replica (`[store] url`).
+        self._cited = cited if cited is not None else InProcessCache(CITATION_CACHE_SIZE, CITATION_CACHE_SECONDS)
 
     async def profile(self) -> AgentProfile:
         project = _data(await self._client.get_json(self._base))
@@ -198,12 +200,6 @@ class CustomGPTBackend:
             "the upstream's answer stream ended before it finished; the answer is incomplete. Retry the question."
         )
 
-    def _remembered(self, citation_id: str, found: dict[str, Citation]) -> bool:
-        cached = self._cited.get(citation_id)
-        if cached is not None:
-            found[citation_id] = cached
-        return cached is not None
-
     async def _resolve(self, citation_ids: tuple[str, ...]) -> tuple[Citation, ...]:
         """Fetch each cited source concurrently. A source that is gone (404) keeps just its id; any other
         failure (a refused key, rate limiting, an outage) fails the call, so the model reads why."""
@@ -212,17 +208,22 @@ class CustomGPTBackend:
 
         async def fetch(cid: str) -> None:
             try:
-                found[cid] = self._cited[cid] = await self.citation(cid)
+                found[cid] = fetched[cid] = await self.citation(cid)
             except UpstreamNotFoundError:
                 logger.debug("citation %s of project %s is gone upstream", cid, self._project_id)
                 found[cid] = Citation(id=cid)
             except UpstreamError as exc:  # raised below, after the group, as itself (not in a group)
                 failures.append(exc)
 
-        missing = [cid for cid in dict.fromkeys(citation_ids) if not self._remembered(cid, found)]
+        wanted = list(dict.fromkeys(citation_ids))
+        for cid, cached in (await self._cited.get_many(wanted)).items():
+            found[cid] = _cached_citation(cached, cid)
+        fetched: dict[str, Citation] = {}
         async with anyio.create_task_group() as tg:
-            for cid in missing:
-                tg.start_soon(fetch, cid)
+            for cid in wanted:
+                if cid not in found:
+                    tg.start_soon(fetch, cid)
+        await self._cited.put_many({cid: dataclasses.asdict(c) for cid, c in fetched.items()})
         if failures:
             raise failures[0]
         return tuple(found[cid] for cid in dict.fromkeys(citation_ids))
@@ -281,6 +282,14 @@ def _source(raw: dict[str, Any], kind: str) -> Source:
         location=_text(settings.get("sitemap_path")) or None,
         page_count=len(_list(raw.get("pages"))),
     )
+
+
+def _cached_citation(raw: dict[str, Any], citation_id: str) -> Citation:
+    def text(name: str) -> str | None:
+        value = raw.get(name)
+        return value if isinstance(value, str) else None
+
+    return Citation(citation_id, text("title"), text("url"), text("description"), text("image"))
 
 
 def _citation(raw: dict[str, Any], citation_id: str) -> Citation:

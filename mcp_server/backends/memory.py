@@ -32,10 +32,12 @@ class ChatBackendSettings(BackendSettings):
     conversation_max_characters: int = Field(default=DEFAULT_MAX_CHARACTERS, ge=500, le=10_000_000)
 
 
-def conversation_ended(idle_minutes: float) -> NotFoundError:
+def conversation_ended(idle_minutes: float, *, shared: bool = False) -> NotFoundError:
+    """`shared`: the memory is in a shared store (`[store] url`), so a restart does not end it."""
+    restart = "" if shared else " (and not across a restart)"
     return NotFoundError(
         "this conversation has ended: the bridge remembers a conversation with this agent for "
-        f"{idle_minutes:g} minutes after its last question (and not across a restart). Ask again without "
+        f"{idle_minutes:g} minutes after its last question{restart}. Ask again without "
         "conversation_id to start a new conversation, repeating what the agent needs to know."
     )
 
@@ -53,6 +55,7 @@ class ConversationMemory:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self.shared = not isinstance(store, InProcessConversationStore)  # outlives this process
         self.idle_minutes = idle_minutes
         self.max_turns = max_turns
         self.max_characters = max_characters
@@ -74,7 +77,7 @@ class ConversationMemory:
         """The turns of a conversation this bridge started; raises the "has ended" error when they are gone."""
         stored = await self._store.load(key)
         if stored is None or self._clock() - stored.updated_at > self.idle_minutes * 60:
-            raise conversation_ended(self.idle_minutes)
+            raise conversation_ended(self.idle_minutes, shared=self.shared)
         return stored.turns
 
     async def peek(self, key: str) -> tuple[Turn, ...] | None:

@@ -1,0 +1,106 @@
+"""A rolling restart behind a real nginx: each replica in turn is drained at the balancer, stopped with
+SIGTERM (its calls in flight finish within the grace period), started again and put back, while
+clients call without pause; no call fails."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator
+
+import anyio
+import httpx2
+import pytest
+
+from tests.scale.cluster import Cluster, Replica, running_cluster
+from tests.support.bridge_http import TOKENS
+from tests.support.sandbox_process import SandboxProcess
+
+pytestmark = pytest.mark.anyio
+
+AUTH = {"Authorization": f"Bearer {TOKENS['all'][0]}"}
+QUESTION = "How long are backups kept on the Pro plan?"
+HR_MESSAGES = re.compile(r"^/api/v1/projects/2/conversations/[^/]+/messages$")
+
+
+@pytest.fixture(scope="module")
+def cluster(sandbox_session: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> Generator[Cluster]:
+    with running_cluster(sandbox_session, tmp_path_factory.mktemp("rolling")) as running:
+        yield running
+
+
+CALL = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "tools/call",
+    "params": {"name": "ask", "arguments": {"question": QUESTION}},
+}
+HEADERS = {
+    **AUTH,
+    "Content-Type": "application/json",
+    "Accept": "application/json, text/event-stream",
+    "MCP-Protocol-Version": "2025-11-25",
+}
+CLIENTS = 16
+
+
+def hr_messages(sandbox: SandboxProcess) -> int:
+    return sum(n for path, n in sandbox.stats()["paths"].items() if HR_MESSAGES.match(path.split("?")[0]))
+
+
+async def stop_with_a_call_in_flight(replica: Replica, sandbox: SandboxProcess) -> str:
+    """SIGTERM `replica` while it is answering a slow call of its own; the call's response body."""
+    sandbox.arm_fault("latency", count=1, path=HR_MESSAGES.pattern, latency=1.0)
+    before = hr_messages(sandbox)
+    body: list[str] = []
+    async with anyio.create_task_group() as tg:
+
+        async def call() -> None:
+            async with httpx2.AsyncClient(timeout=30) as http:
+                ask = {**CALL, "params": {"name": "ask", "arguments": {"question": "How many days of leave?"}}}
+                response = await http.post(f"{replica.url}/agents/hr/mcp", json=ask, headers=HEADERS)
+            assert response.status_code == 200, response.text
+            body.append(response.text)
+
+        tg.start_soon(call)
+        with anyio.fail_after(20):
+            while hr_messages(sandbox) == before:  # noqa: ASYNC110 - another process's counter
+                await anyio.sleep(0.05)
+        assert await anyio.to_thread.run_sync(replica.stop) == 0
+    return body[0]
+
+
+async def test_a_rolling_restart_fails_no_call(cluster: Cluster, sandbox_session: SandboxProcess) -> None:
+    """Each replica in turn: drained at the balancer, SIGTERM (a call in flight still gets its answer),
+    started again, back in rotation; meanwhile clients call without pause and every call gets its answer."""
+    done = anyio.Event()
+    calls: list[int] = []
+    failures: list[str] = []
+
+    async def client(http: httpx2.AsyncClient) -> None:
+        while not done.is_set():
+            try:
+                response = await http.post(f"{cluster.url}/agents/support/mcp", json=CALL, headers=HEADERS)
+            except httpx2.ConnectError:  # a refused connection: the one retry a client is allowed
+                response = await http.post(f"{cluster.url}/agents/support/mcp", json=CALL, headers=HEADERS)
+            if response.status_code != 200 or '"isError":true' in response.text.replace(" ", ""):
+                failures.append(f"{response.status_code}: {response.text[:300]}")
+            calls.append(response.status_code)
+            await anyio.sleep(0.02)  # leave the machine's cores some room for the replicas restarting
+
+    # A connection per call, as many clients do, so a reloaded nginx's old workers hold no idle ones.
+    limits = httpx2.Limits(max_connections=CLIENTS, max_keepalive_connections=0)
+    async with httpx2.AsyncClient(timeout=60, limits=limits) as http, anyio.create_task_group() as tg:
+        for _ in range(CLIENTS):
+            tg.start_soon(client, http)
+        for replica in cluster.replicas:
+            await anyio.sleep(0.5)
+            await anyio.to_thread.run_sync(lambda r=replica: cluster.route(down=r))
+            in_flight = await stop_with_a_call_in_flight(replica, sandbox_session)
+            assert "25 days" in in_flight and '"isError":true' not in in_flight.replace(" ", ""), in_flight[:300]
+            await anyio.to_thread.run_sync(replica.start)
+            await anyio.to_thread.run_sync(cluster.route)
+        await anyio.sleep(0.5)
+        done.set()
+    assert not failures, failures[:3]
+    assert len(calls) > CLIENTS * 3
+    print(f"\nrolling restart of 3 replicas under {CLIENTS} clients: {len(calls)} calls, 0 failed")
