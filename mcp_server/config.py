@@ -146,9 +146,53 @@ class ActionsConfig(_Strict):
     max_answers_per_token: int = Field(default=10, ge=1)
 
 
+_LOOPBACK_URL = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(/[^?#\s]*)?")
+
+
+def _as_tuple(value: object) -> object:
+    """A single string where a list is expected (`issuer = "https://..."`) becomes a one-item list."""
+    return (value,) if isinstance(value, str) else value
+
+
+class OAuthConfig(_Strict):
+    """OAuth 2.1 sign-in: tokens from external issuers, and/or the bridge's own authorization server."""
+
+    # Identity providers whose JWT access tokens the bridge accepts (their `iss`), e.g.
+    # "https://id.example.com/realms/acme". https, or http on loopback only.
+    issuer: tuple[str, ...] = ()
+    # Audiences accepted besides `server.public_url` (for providers that cannot put the URL in `aud`).
+    audience: tuple[str, ...] = ()
+    # The bridge is its own authorization server at `server.public_url` (sign in with a bridge token).
+    built_in: bool = False
+    leeway_seconds: float = Field(default=60.0, ge=0, le=600)
+    # Built-in server: the lifetime of the access tokens it issues, and of its refresh tokens.
+    access_token_seconds: int = Field(default=600, ge=60, le=86_400)
+    refresh_token_days: float = Field(default=30.0, gt=0, le=365)
+
+    @field_validator("issuer", "audience", mode="before")
+    @classmethod
+    def _listify(cls, value: object) -> object:
+        return _as_tuple(value)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for issuer in value:
+            if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", issuer):
+                raise ValueError(f"'{issuer}' is not an issuer URL; use https://id.example.com/realms/acme")
+            if issuer.startswith("http://") and not _LOOPBACK_URL.fullmatch(issuer):
+                raise ValueError(f"'{issuer}' must use https (http is accepted only on loopback, for tests)")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.built_in or bool(self.issuer)
+
+
 class BridgeConfig(_Strict):
     server: ServerConfig = ServerConfig()
     actions: ActionsConfig = ActionsConfig()
+    oauth: OAuthConfig = OAuthConfig()
     backends: dict[str, BackendConfig] = Field(default_factory=dict[str, BackendConfig])
     agents: tuple[AgentConfig, ...] = ()
     tokens: tuple[TokenConfig, ...] = ()
@@ -166,6 +210,15 @@ class BridgeConfig(_Strict):
             return table
         tables = cast(dict[str, Any], backends)
         return {**table, "backends": {name: with_default_kind(b) for name, b in tables.items()}}
+
+    @model_validator(mode="after")
+    def _oauth_needs_public_url(self) -> BridgeConfig:
+        if self.oauth.enabled and self.server.public_url is None:
+            raise ValueError(
+                "server.public_url: required with [oauth] (it is the resource identifier tokens are issued for), "
+                'e.g. public_url = "https://bridge.example.com"'
+            )
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> BridgeConfig:
