@@ -52,6 +52,7 @@ from mcp_server.config import BridgeConfig
 from mcp_server.host_guard import HostOriginGuard
 from mcp_server.mcp_face import AgentView, build_server
 from mcp_server.oauth.access_tokens import looks_like_jwt
+from mcp_server.oauth.built_in import BuiltInOAuth
 from mcp_server.oauth.challenge import OAuthRefusal
 from mcp_server.oauth.protected_resource import SIGN_IN_HINT, ProtectedResource
 from mcp_server.oauth.scopes import ALL_AGENTS, agent_scope
@@ -153,7 +154,12 @@ class BridgeApp:
         self.relay = relay  # `--workers N` only: this worker's node in the SSE relay (worker_relay.py)
         self.tokens = TokenBook(config.tokens)
         # OAuth 2.1 (`[oauth]`): bearer JWTs from trusted issuers, beside the static tokens.
-        self.oauth = ProtectedResource(config, self.tokens, self._agent_names) if config.oauth.enabled else None
+        # `[oauth] built_in`: the bridge is also the authorization server (sign in with a bridge token).
+        self.built_in = BuiltInOAuth(config, self.tokens, self._agent_names) if config.oauth.built_in else None
+        own_issuer = (self.built_in.issuer, self.built_in.server.signing_key) if self.built_in else None
+        self.oauth = (
+            ProtectedResource(config, self.tokens, self._agent_names, own_issuer) if config.oauth.enabled else None
+        )
         self.registry: AgentRegistry | None = None
         self.security = security_settings(config)
         # HostOriginGuard checks Host and Origin in front of every route; the SDK's own check behind
@@ -356,6 +362,8 @@ class BridgeApp:
             background.start_soon(hold_registry)
             if self.oauth is not None:
                 await relaying_oauth.enter_async_context(self.oauth.running())
+                if self.built_in is not None:
+                    await relaying_oauth.enter_async_context(self.built_in.running())
             elif not self.tokens.enabled:
                 logger.warning("no tokens configured: every client that can reach this address may use every agent")
             if self.config.server.passthrough:
@@ -381,6 +389,8 @@ class BridgeApp:
         routes: list[Route] = [Route("/healthz", self.healthz), Route("/readyz", self.readyz)]
         if self.oauth is not None:
             routes += self.oauth.routes()
+        if self.built_in is not None:
+            routes += self.built_in.routes()
         # `/chatgpt/...`: ChatGPT's connector contract (search + fetch) over the same agents and tokens.
         for prefix in ("", "/agents/{agent}", "/projects/{project_id}", "/chatgpt", "/agents/{agent}/chatgpt"):
             # `/mcp/` and `/sse/` are served in place: a redirect would repeat a `?token=` in `Location`.
