@@ -181,6 +181,7 @@ class BridgeApp:
             self.tokens,
             StreamCounter(config.server.max_sessions_per_token),
             relay,
+            self._oauth_principal if self.oauth is not None else None,
         )
         # The ChatGPT Actions / OpenAPI facade (`/actions/...`), only when `[actions] enabled = true`.
         self.actions = (
@@ -273,6 +274,13 @@ class BridgeApp:
         if credential is None:
             raise OAuthRefusal(401, f"Authorization is required. {SIGN_IN_HINT}", error="invalid_token")
         raise OAuthRefusal(401, f"The token is not valid. {SIGN_IN_HINT}", error="invalid_token")
+
+    async def _oauth_principal(self, request: Request) -> str:
+        """Whom the request's OAuth access token names (an SSE message must come from its stream's owner)."""
+        bearer = authorization_bearer(request)
+        if self.oauth is None or bearer is None or not looks_like_jwt(bearer):
+            raise OAuthRefusal(401, f"The token is not valid. {SIGN_IN_HINT}", error="invalid_token")
+        return (await self.oauth.identify(bearer)).principal
 
     async def _request_view(self, request: Request, *, query_token: bool = True) -> tuple[Identity, AgentView]:
         """The caller's identity and view; in passthrough mode a project URL may bring its own upstream key."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx2
 import jwt
@@ -247,3 +250,107 @@ def test_a_token_never_appears_in_a_refusal(setup: Setup) -> None:
     assert token not in response.text and token not in response.headers["www-authenticate"]
     for segment in token.split("."):
         assert segment not in response.text
+
+
+def _check_config(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mcp_server", "check-config", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_check_config_warns_about_an_issuer_without_pkce(
+    setup: Setup, sandbox_session: SandboxProcess, tmp_path: Path
+) -> None:
+    port = free_port()
+    no_pkce = f"http://127.0.0.1:{port}"
+    well_known = tmp_path / "site" / ".well-known"
+    well_known.mkdir(parents=True)
+    document = {"issuer": no_pkce, "jwks_uri": f"{no_pkce}/jwks", "token_endpoint": f"{no_pkce}/token"}
+    (well_known / "openid-configuration").write_text(json.dumps(document))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path / "site")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with httpx2.Client(timeout=1) as http:
+            for _ in range(100):
+                try:
+                    http.get(no_pkce)
+                    break
+                except httpx2.TransportError:
+                    time.sleep(0.05)
+        tables = ["[oauth]", f'issuer = ["{setup.idp.issuer}", "{no_pkce}"]']
+        config = write_http_config(
+            tmp_path / "bridge.toml",
+            sandbox_session.url,
+            extra_server=['public_url = "https://bridge.example.com"'],
+            extra_tables=tables,
+        )
+        checked = _check_config(config)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert checked.returncode == 0, checked.stderr
+    assert "oauth: resource https://bridge.example.com" in checked.stdout
+    warnings = [line for line in checked.stderr.splitlines() if "warning:" in line]
+    assert len(warnings) == 1, checked.stderr  # the real provider offers S256; the static one does not
+    assert no_pkce in warnings[0] and "code_challenge_methods_supported" in warnings[0]
+
+
+@pytest.fixture(scope="module")
+def sessions_bridge(
+    setup: Setup, sandbox_session: SandboxProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Generator[str]:
+    """Stateful Streamable HTTP sessions, the same issuer."""
+    folder = tmp_path_factory.mktemp("oauth-sessions")
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}"
+    config = write_http_config(
+        folder / "bridge.toml",
+        sandbox_session.url,
+        extra_server=[f'public_url = "{public_url}"', "stateless = false"],
+        extra_tables=["[oauth]", f'issuer = "{setup.idp.issuer}"'],
+    )
+    with running_bridge(config, "--port", str(port)) as bridge:
+        yield bridge.url
+
+
+def test_a_session_opened_by_one_subject_is_refused_to_another(setup: Setup, sessions_bridge: str) -> None:
+    alice = _bearer(setup.idp.forge({"aud": sessions_bridge, "sub": "alice"}))
+    mallory = _bearer(setup.idp.forge({"aud": sessions_bridge, "sub": "mallory"}))
+    opened = _post(f"{sessions_bridge}/mcp", alice)
+    assert opened.status_code == 200
+    session = {"Mcp-Session-Id": opened.headers["mcp-session-id"], "MCP-Protocol-Version": "2025-06-18"}
+    _post(f"{sessions_bridge}/mcp", {**alice, **session}, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+    other = _post(f"{sessions_bridge}/mcp", {**mallory, **session}, TOOLS_LIST)
+    owner = _post(f"{sessions_bridge}/mcp", {**alice, **session}, TOOLS_LIST)
+    assert other.status_code == 404  # as if the session did not exist
+    assert owner.status_code == 200 and "support_ask" in owner.text
+
+
+async def test_an_sse_session_takes_messages_only_from_its_subject(setup: Setup) -> None:
+    alice = _bearer(setup.idp.forge({"aud": setup.bridge, "sub": "alice"}))
+    mallory = _bearer(setup.idp.forge({"aud": setup.bridge, "sub": "mallory"}))
+    async with (
+        httpx2.AsyncClient(timeout=20) as http,
+        http.stream("GET", f"{setup.bridge}/sse", headers=alice) as stream,
+    ):
+        assert stream.status_code == 200
+        endpoint = ""
+        lines = stream.aiter_lines()  # held: breaking out of an un-held iterator would close the stream
+        async for line in lines:
+            if line.startswith("data: "):
+                endpoint = line.removeprefix("data: ")
+                break
+        url = f"{setup.bridge}{endpoint}"
+        other = await http.post(url, json=INITIALIZE, headers=mallory)
+        nothing = await http.post(url, json=INITIALIZE)
+        owner = await http.post(url, json=INITIALIZE, headers=alice)
+    assert other.status_code == 403
+    assert nothing.status_code == 401 and "resource_metadata=" in nothing.headers["www-authenticate"]
+    assert owner.status_code == 202
