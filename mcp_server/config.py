@@ -218,6 +218,11 @@ class BridgeConfig(_Strict):
                 "server.public_url: required with [oauth] (it is the resource identifier tokens are issued for), "
                 'e.g. public_url = "https://bridge.example.com"'
             )
+        if self.oauth.built_in and not self.tokens:
+            raise ValueError(
+                "oauth.built_in: people sign in by pasting a bridge token, and none is configured; "
+                "add one with `agent-bridge token new`"
+            )
         return self
 
     @model_validator(mode="after")

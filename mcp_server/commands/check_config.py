@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if config.oauth.issuer and not args.offline:
         for warning in anyio.run(issuer_warnings, config.oauth.issuer):
             print(f"  warning: {warning}", file=sys.stderr)
-    if not config.tokens and config.server.host not in ("127.0.0.1", "localhost", "::1"):
+    if not config.tokens and not config.oauth.enabled and config.server.host not in ("127.0.0.1", "localhost", "::1"):
         print(
             f"  warning: server.host is {config.server.host} and no tokens are configured; "
             "`agent-bridge serve` will refuse to start without --insecure-no-auth",
