@@ -1,6 +1,7 @@
 """An external issuer's signing keys: its metadata (RFC 8414, else OpenID discovery) gives `jwks_uri`,
 whose key set is cached and fetched again once when a token names a key id it does not hold (the
-issuer rotated its keys), at most once a minute per issuer so unknown ids cannot make us hammer it."""
+issuer rotated its keys); such refetches happen at most once a minute per issuer, so tokens with
+made-up key ids cannot make the bridge hammer the issuer."""
 
 from __future__ import annotations
 
@@ -77,7 +78,8 @@ class IssuerKeys:
         self._metadata: dict[str, Any] | None = None
         self._keys: dict[str, PyJWK] = {}
         self._unnamed: list[PyJWK] = []  # keys without a `kid` (a token without one may use any)
-        self._fetched_at: float | None = None
+        self._loaded = False
+        self._refetched_at: float | None = None  # the last refetch an unknown key id caused
         self._lock = anyio.Lock()
 
     async def metadata(self) -> dict[str, Any]:
@@ -93,9 +95,13 @@ class IssuerKeys:
         async with self._lock:
             found = self._lookup(kid)
             now = self._clock()
-            if found is None and (self._fetched_at is None or now - self._fetched_at >= REFETCH_INTERVAL_SECONDS):
+            recently = self._refetched_at is not None and now - self._refetched_at < REFETCH_INTERVAL_SECONDS
+            if found is None and not self._loaded:
                 await self._refresh()
-                self._fetched_at = now
+                found = self._lookup(kid)
+            elif found is None and not recently:  # the issuer may have rotated its keys: look once more
+                self._refetched_at = now
+                await self._refresh()
                 found = self._lookup(kid)
         return found
 
@@ -119,6 +125,7 @@ class IssuerKeys:
         keys = [k for k in key_set.keys if k.public_key_use in (None, "sig")]
         self._keys = {k.key_id: k for k in keys if k.key_id is not None}
         self._unnamed = [k for k in keys if k.key_id is None]
+        self._loaded = True
         logger.info("issuer %s: %d signing key(s)", self.issuer, len(keys))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +27,8 @@ KID = "test-signing-key"
 @dataclass(frozen=True, slots=True)
 class IdentityProvider:
     issuer: str
-    private_key: rsa.RSAPrivateKey
+    private_key: rsa.RSAPrivateKey  # the key it signs with (the first of its key set)
+    kid: str = KID
 
     def client_credentials(self, *, resource: str, scope: str) -> str:
         """A real access token from the provider (RFC 8707 `resource` becomes its `aud`)."""
@@ -46,18 +47,30 @@ class IdentityProvider:
         """A token signed with the issuer's own key, with the claims a test chooses."""
         now = int(time.time())
         payload = {"iss": self.issuer, "sub": "forged", "iat": now, "exp": now + 600, "scope": "agent:*", **claims}
-        return jwt.encode(payload, self.private_key, algorithm="RS256", headers={"kid": KID, "typ": "at+jwt", **header})
+        return jwt.encode(
+            payload, self.private_key, algorithm="RS256", headers={"kid": self.kid, "typ": "at+jwt", **header}
+        )
+
+
+def new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 @contextmanager
-def running_identity_provider(folder: Path) -> Generator[IdentityProvider]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(RSAAlgorithm.to_jwk(key))
-    keys = folder / "issuer-keys.json"
-    keys.write_text(json.dumps({"keys": [{**jwk, "kid": KID, "alg": "RS256", "use": "sig"}]}))
-    port = free_port()
+def running_identity_provider(
+    folder: Path, *, port: int | None = None, keys: Sequence[tuple[str, rsa.RSAPrivateKey]] = ()
+) -> Generator[IdentityProvider]:
+    """oidc-provider on `port` (default: a free one) with the key set `keys` (kid, key), signing with
+    the first (default: one new key)."""
+    keys = keys or [(KID, new_key())]
+    published = [
+        {**json.loads(RSAAlgorithm.to_jwk(key)), "kid": kid, "alg": "RS256", "use": "sig"} for kid, key in keys
+    ]
+    key_file = folder / f"issuer-keys-{keys[0][0]}.json"
+    key_file.write_text(json.dumps({"keys": published}))
+    port = port or free_port()
     process = subprocess.Popen(
-        [str(NODE), str(SCRIPT), str(port), str(keys)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [str(NODE), str(SCRIPT), str(port), str(key_file)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         assert process.stdout is not None
@@ -67,7 +80,7 @@ def running_identity_provider(folder: Path) -> Generator[IdentityProvider]:
             if line.startswith("ready "):
                 break
         assert seen and seen[-1].startswith("ready "), f"oidc-provider did not start: {''.join(seen)}"
-        yield IdentityProvider(issuer=seen[-1].split(" ", 1)[1].strip(), private_key=key)
+        yield IdentityProvider(issuer=seen[-1].split(" ", 1)[1].strip(), private_key=keys[0][1], kid=keys[0][0])
     finally:
         process.terminate()
         process.wait(timeout=10)
