@@ -185,7 +185,15 @@ class BridgeApp:
         )
         # The ChatGPT Actions / OpenAPI facade (`/actions/...`), only when `[actions] enabled = true`.
         self.actions = (
-            ActionsFacade(config, self.tokens, self._registry, seal_for(config)) if config.actions.enabled else None
+            ActionsFacade(
+                config,
+                self.tokens,
+                self._registry,
+                seal_for(config),
+                authenticate=self._authenticate if self.oauth is not None else None,
+            )
+            if config.actions.enabled
+            else None
         )
 
     # -- views ------------------------------------------------------------------------------------

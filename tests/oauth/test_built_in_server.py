@@ -42,7 +42,7 @@ def bridge(sandbox_session: SandboxProcess, tmp_path_factory: pytest.TempPathFac
         folder / "bridge.toml",
         sandbox_session.url,
         extra_server=[f'public_url = "http://127.0.0.1:{port}"'],
-        extra_tables=["[oauth]", "built_in = true"],
+        extra_tables=["[actions]", "enabled = true", "[oauth]", "built_in = true"],
     )
     with running_bridge(config, "--port", str(port)) as process:
         yield process
@@ -179,6 +179,10 @@ async def test_the_sdk_oauth_client_signs_in_refreshes_and_asks(bridge: BridgePr
             headers={**JSONRPC, "Authorization": f"Bearer {new['access_token']}"},
             json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
         )
+        bearer = {"Authorization": f"Bearer {new['access_token']}"}
+        action = await http.get(f"{bridge.url}/actions/support/sources", headers=bearer)
+        other_action = await http.get(f"{bridge.url}/actions/hr/sources", headers=bearer)
+        no_action = await http.get(f"{bridge.url}/actions/support/sources")
         revoked = await http.post(
             f"{bridge.url}/revoke",
             data={
@@ -193,6 +197,8 @@ async def test_the_sdk_oauth_client_signs_in_refreshes_and_asks(bridge: BridgePr
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     assert works.status_code == 200 and "ask" in works.text
     assert hr.status_code == 403 and 'scope="agent:hr"' in hr.headers["www-authenticate"]
+    assert action.status_code == 200, action.text  # the Actions facade takes the same access tokens
+    assert other_action.status_code == 404 and no_action.status_code == 401
     assert revoked.status_code == 200
     assert after_revoke.status_code == 400
 
