@@ -164,6 +164,9 @@ class OAuthConfig(_Strict):
     audience: tuple[str, ...] = ()
     # The bridge is its own authorization server at `server.public_url` (sign in with a bridge token).
     built_in: bool = False
+    # Built-in server: accept an https URL as a client id and fetch the client's metadata document
+    # there (Claude Code, VS Code); off for a bridge that cannot reach the internet (clients then register).
+    client_metadata_documents: bool = True
     leeway_seconds: float = Field(default=60.0, ge=0, le=600)
     # Built-in server: the lifetime of the access tokens it issues, and of its refresh tokens.
     access_token_seconds: int = Field(default=600, ge=60, le=86_400)

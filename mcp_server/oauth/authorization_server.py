@@ -78,6 +78,7 @@ class BuiltInAuthorizationServer:
         refresh_token_seconds: float,
         leeway_seconds: float,
         http: httpx2.AsyncClient,
+        client_documents: bool = True,
     ) -> None:
         self.issuer = issuer
         self.store = store
@@ -87,6 +88,7 @@ class BuiltInAuthorizationServer:
         self._refresh_seconds = refresh_token_seconds
         self._verifier = AccessTokenVerifier({issuer: self.signing_key}, [issuer], leeway_seconds)
         self._http = http
+        self.client_documents = client_documents
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -94,7 +96,7 @@ class BuiltInAuthorizationServer:
         stored = await self.store.get("client", client_id)
         if stored is not None:
             return OAuthClientInformationFull.model_validate_json(stored)
-        if client_id.startswith("https://"):
+        if self.client_documents and client_id.startswith("https://"):
             return await self._client_from_document(client_id)
         return None
 

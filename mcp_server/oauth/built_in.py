@@ -45,6 +45,7 @@ class BuiltInOAuth:
             config.oauth.refresh_token_days * 86_400,
             config.oauth.leeway_seconds,
             self._http,
+            config.oauth.client_metadata_documents,
         )
         self._pages = SignInPages(self.server, tokens, agent_names)
         self._registration = ClientRegistrationOptions(
@@ -65,7 +66,7 @@ class BuiltInOAuth:
         )
         document["issuer"] = self.issuer  # exactly as tokens' `iss` says it (no trailing slash added)
         document["token_endpoint_auth_methods_supported"] = ["client_secret_post", "client_secret_basic", "none"]
-        document["client_id_metadata_document_supported"] = True
+        document["client_id_metadata_document_supported"] = self.server.client_documents
         document["authorization_response_iss_parameter_supported"] = True
         return document
 
