@@ -162,6 +162,11 @@ class OAuthConfig(_Strict):
     issuer: tuple[str, ...] = ()
     # Audiences accepted besides `server.public_url` (for providers that cannot put the URL in `aud`).
     audience: tuple[str, ...] = ()
+    # RFC 7662 introspection for opaque (non-JWT) access tokens, with the bridge's own client credentials.
+    introspection_url: str | None = None
+    introspection_client_id: str | None = None
+    introspection_client_secret: SecretStr | None = None
+    introspection_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
     # The bridge is its own authorization server at `server.public_url` (sign in with a bridge token).
     built_in: bool = False
     # Built-in server: accept an https URL as a client id and fetch the client's metadata document
@@ -186,6 +191,24 @@ class OAuthConfig(_Strict):
             if issuer.startswith("http://") and not _LOOPBACK_URL.fullmatch(issuer):
                 raise ValueError(f"'{issuer}' must use https (http is accepted only on loopback, for tests)")
         return value
+
+    @model_validator(mode="after")
+    def _introspection(self) -> OAuthConfig:
+        url = self.introspection_url
+        if url is None:
+            return self
+        if not re.fullmatch(r"https?://[^/?#\s]+(/[^#\s]*)?", url) or (
+            url.startswith("http://") and not _LOOPBACK_URL.fullmatch(url.split("?")[0])
+        ):
+            raise ValueError("introspection_url: use an https URL (http only on loopback)")
+        if not self.issuer:
+            raise ValueError("issuer: list the issuer whose opaque tokens introspection_url checks")
+        if self.introspection_client_id is None or self.introspection_client_secret is None:
+            raise ValueError(
+                "introspection_client_id: introspection needs the bridge's client id and "
+                "introspection_client_secret (write the secret as ${ENV_NAME})"
+            )
+        return self
 
     @property
     def enabled(self) -> bool:

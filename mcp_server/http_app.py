@@ -277,7 +277,7 @@ class BridgeApp:
         if static is not None:
             return static
         bearer = authorization_bearer(request)
-        if bearer is not None and looks_like_jwt(bearer):
+        if bearer is not None and (looks_like_jwt(bearer) or self.oauth.reads_opaque_tokens):
             return await self.oauth.identify(bearer)
         if credential is None:
             raise OAuthRefusal(401, f"Authorization is required. {SIGN_IN_HINT}", error="invalid_token")
@@ -286,7 +286,7 @@ class BridgeApp:
     async def _oauth_principal(self, request: Request) -> str:
         """Whom the request's OAuth access token names (an SSE message must come from its stream's owner)."""
         bearer = authorization_bearer(request)
-        if self.oauth is None or bearer is None or not looks_like_jwt(bearer):
+        if self.oauth is None or bearer is None or not (looks_like_jwt(bearer) or self.oauth.reads_opaque_tokens):
             raise OAuthRefusal(401, f"The token is not valid. {SIGN_IN_HINT}", error="invalid_token")
         return (await self.oauth.identify(bearer)).principal
 

@@ -24,8 +24,15 @@ from mcp_server.agents import AccessScope
 from mcp_server.auth import Identity, TokenBook
 from mcp_server.config import BridgeConfig
 from mcp_server.errors import Refusal
-from mcp_server.oauth.access_tokens import AccessTokenVerifier, KeySource, TokenRejected, VerifiedToken
+from mcp_server.oauth.access_tokens import (
+    AccessTokenVerifier,
+    KeySource,
+    TokenRejected,
+    VerifiedToken,
+    looks_like_jwt,
+)
 from mcp_server.oauth.challenge import OAuthRefusal, bearer_challenge
+from mcp_server.oauth.introspection import Introspection
 from mcp_server.oauth.issuer_keys import IssuerKeys, IssuerUnavailable, new_http_client
 from mcp_server.oauth.scopes import ALL_AGENTS, agent_scope, granted_agents, scopes_supported
 
@@ -59,7 +66,22 @@ class ProtectedResource:
         if built_in is not None:
             issuers[built_in[0]] = built_in[1]
         self.authorization_servers = list(issuers)
-        self._verifier = AccessTokenVerifier(issuers, [public_url, *config.oauth.audience], config.oauth.leeway_seconds)
+        audiences = [public_url, *config.oauth.audience]
+        self._verifier = AccessTokenVerifier(issuers, audiences, config.oauth.leeway_seconds)
+        oauth = config.oauth
+        self._introspection = (
+            Introspection(
+                oauth.introspection_url,
+                oauth.introspection_client_id or "",
+                oauth.introspection_client_secret.get_secret_value() if oauth.introspection_client_secret else "",
+                oauth.issuer,
+                audiences,
+                oauth.introspection_cache_seconds,
+                self._http,
+            )
+            if oauth.introspection_url is not None
+            else None
+        )
 
     @asynccontextmanager
     async def running(self) -> AsyncGenerator[None]:
@@ -68,14 +90,23 @@ class ProtectedResource:
 
     # -- who a token makes the caller --------------------------------------------------------------
 
+    @property
+    def reads_opaque_tokens(self) -> bool:
+        return self._introspection is not None
+
     async def identify(self, bearer: str) -> Identity:
         try:
-            verified = await self._verifier.verify(bearer)
+            if looks_like_jwt(bearer) or self._introspection is None:
+                verified = await self._verifier.verify(bearer)
+            else:
+                verified = await self._introspection.verify(bearer)
         except TokenRejected as rejected:
             raise OAuthRefusal(401, f"The access token is not valid: {rejected}.", error="invalid_token") from None
         except IssuerUnavailable as exc:
             logger.warning("oauth: cannot read an issuer's keys: %s", exc)
-            raise Refusal(503, "The identity provider's keys cannot be read right now; retry in a moment.") from None
+            raise Refusal(
+                503, "The identity provider cannot be reached right now (its keys or introspection); retry in a moment."
+            ) from None
         return self._identity(verified)
 
     def _identity(self, token: VerifiedToken) -> Identity:

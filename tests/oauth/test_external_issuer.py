@@ -52,7 +52,14 @@ def setup(sandbox_session: SandboxProcess, tmp_path_factory: pytest.TempPathFact
             folder / "bridge.toml",
             sandbox_session.url,
             extra_server=[f'public_url = "{public_url}"'],
-            extra_tables=["[oauth]", f'issuer = "{idp.issuer}"', 'audience = ["urn:agent-bridge:test"]'],
+            extra_tables=[
+                "[oauth]",
+                f'issuer = "{idp.issuer}"',
+                'audience = ["urn:agent-bridge:test", "urn:agent-bridge:opaque"]',
+                f'introspection_url = "{idp.issuer}/token/introspection"',
+                'introspection_client_id = "bridge"',
+                'introspection_client_secret = "bridge-secret"',
+            ],
         )
         with running_bridge(config, "--port", str(port)) as bridge:
             assert bridge.url == public_url
@@ -354,3 +361,17 @@ async def test_an_sse_session_takes_messages_only_from_its_subject(setup: Setup)
     assert other.status_code == 403
     assert nothing.status_code == 401 and "resource_metadata=" in nothing.headers["www-authenticate"]
     assert owner.status_code == 202
+
+
+def test_an_opaque_token_is_checked_by_introspection(setup: Setup) -> None:
+    token = setup.idp.client_credentials(resource="urn:agent-bridge:opaque", scope="agent:support")
+    assert token.count(".") != 2  # opaque, not a JWT
+    assert _post(f"{setup.bridge}/agents/support/mcp", _bearer(token)).status_code == 200
+    assert _post(f"{setup.bridge}/agents/support/mcp", _bearer(token)).status_code == 200  # cached answer
+    assert _post(f"{setup.bridge}/agents/hr/mcp", _bearer(token)).status_code == 403  # its scope holds
+
+
+def test_an_opaque_token_for_another_resource_or_unknown_is_refused(setup: Setup) -> None:
+    other = setup.idp.client_credentials(resource="urn:another:opaque", scope="agent:*")
+    _assert_invalid_token(_post(f"{setup.bridge}/mcp", _bearer(other)), setup)
+    _assert_invalid_token(_post(f"{setup.bridge}/mcp", _bearer("made-up-opaque-token-1234567890")), setup)

@@ -39,6 +39,16 @@ def test_an_issuer_alone_is_a_list_of_one() -> None:
         ({"public_url": "https://b.example"}, {"issuer": "http://id.example"}, "must use https"),
         ({"public_url": "https://b.example"}, {"issuer": "id.example"}, "not an issuer URL"),
         ({"public_url": "https://b.example"}, {"issuer": ["https://id.example"], "leeway_seconds": -1}, "leeway"),
+        (
+            {"public_url": "https://b.example"},
+            {"issuer": "https://id.example", "introspection_url": "https://id.example/introspect"},
+            "introspection needs the bridge's client id",
+        ),
+        (
+            {"public_url": "https://b.example"},
+            {"introspection_url": "https://id.example/i", "introspection_client_id": "b"},
+            "list the issuer whose opaque tokens",
+        ),
     ],
 )
 def test_bad_oauth_settings_are_refused_with_the_fix(server: dict[str, Any], oauth: dict[str, Any], says: str) -> None:
