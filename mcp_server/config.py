@@ -162,6 +162,10 @@ class OAuthConfig(_Strict):
     issuer: tuple[str, ...] = ()
     # Audiences accepted besides `server.public_url` (for providers that cannot put the URL in `aud`).
     audience: tuple[str, ...] = ()
+    # For providers where scopes are awkward: a claim (e.g. "groups") whose values map to agents, as
+    # [oauth.claim_agents] "support-team" = ["support"] ("*" for every agent). Adds to agent:* scopes.
+    agents_claim: str | None = None
+    claim_agents: dict[str, tuple[str, ...]] = Field(default_factory=dict[str, tuple[str, ...]])
     # RFC 7662 introspection for opaque (non-JWT) access tokens, with the bridge's own client credentials.
     introspection_url: str | None = None
     introspection_client_id: str | None = None
@@ -296,6 +300,12 @@ class BridgeConfig(_Strict):
                     f"agents[{i}].tools: {', '.join(sorted(unsupported))} not available on the {kind} backend; "
                     f"use {list(kind_tools(kind))}"
                 )
+        for value, mapped in self.oauth.claim_agents.items():
+            for agent_name in mapped:
+                if agent_name != "*" and agent_name not in names:
+                    raise ValueError(f"oauth.claim_agents.{value}: unknown agent '{agent_name}'")
+        if self.oauth.claim_agents and self.oauth.agents_claim is None:
+            raise ValueError('oauth.agents_claim: name the claim claim_agents maps (e.g. agents_claim = "groups")')
         token_names = [t.name for t in self.tokens]
         for i, token in enumerate(self.tokens):
             if token_names.count(token.name) > 1:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Final
+from typing import Final, cast
 from urllib.parse import urlsplit
 
 from starlette.middleware.cors import CORSMiddleware
@@ -59,6 +59,8 @@ class ProtectedResource:
         self.resource = public_url
         self._tokens = tokens
         self._agent_names = agent_names
+        self._agents_claim = config.oauth.agents_claim
+        self._claim_agents = config.oauth.claim_agents
         self._http = new_http_client()
         self._external = {issuer: IssuerKeys(issuer, self._http) for issuer in config.oauth.issuer}
         issuers: dict[str, KeySource] = dict(self._external)
@@ -109,8 +111,21 @@ class ProtectedResource:
             ) from None
         return self._identity(verified)
 
+    def _claimed_agents(self, token: VerifiedToken) -> tuple[str, ...]:
+        """Agents the `[oauth] agents_claim` values map to (`groups = ["support-team"]`, ...)."""
+        if self._agents_claim is None:
+            return ()
+        value: object = token.claims.get(self._agents_claim)
+        values: list[object] = [value] if isinstance(value, str) else []
+        if isinstance(value, list):
+            values = list(cast(list[object], value))
+        mapped = [agent for v in values for agent in self._claim_agents.get(str(v), ())]
+        return tuple(mapped)
+
     def _identity(self, token: VerifiedToken) -> Identity:
         agents = granted_agents(token.scopes)
+        if token.issuer != self._built_in_issuer:
+            agents = tuple(sorted({*agents, *self._claimed_agents(token)}))
         label = f"oauth:{token.client_id or token.subject}"
         if token.issuer != self._built_in_issuer:
             return Identity(label, AccessScope.of(agents, ("*",), label), token.principal, oauth=True)

@@ -59,6 +59,9 @@ def setup(sandbox_session: SandboxProcess, tmp_path_factory: pytest.TempPathFact
                 f'introspection_url = "{idp.issuer}/token/introspection"',
                 'introspection_client_id = "bridge"',
                 'introspection_client_secret = "bridge-secret"',
+                'agents_claim = "groups"',
+                "[oauth.claim_agents]",
+                'hr-team = ["hr"]',
             ],
         )
         with running_bridge(config, "--port", str(port)) as bridge:
@@ -375,3 +378,9 @@ def test_an_opaque_token_for_another_resource_or_unknown_is_refused(setup: Setup
     other = setup.idp.client_credentials(resource="urn:another:opaque", scope="agent:*")
     _assert_invalid_token(_post(f"{setup.bridge}/mcp", _bearer(other)), setup)
     _assert_invalid_token(_post(f"{setup.bridge}/mcp", _bearer("made-up-opaque-token-1234567890")), setup)
+
+
+def test_a_groups_claim_maps_to_agents(setup: Setup) -> None:
+    token = setup.idp.forge({"aud": setup.bridge, "scope": "openid", "groups": ["hr-team", "unmapped"]})
+    assert _post(f"{setup.bridge}/agents/hr/mcp", _bearer(token)).status_code == 200
+    assert _post(f"{setup.bridge}/agents/support/mcp", _bearer(token)).status_code == 403

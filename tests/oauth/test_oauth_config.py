@@ -90,3 +90,13 @@ def test_the_built_in_server_grants_at_most_the_pasted_tokens_agents(
     requested: list[str] | None, token_agents: frozenset[str] | None, granted: list[str]
 ) -> None:
     assert granted_scopes(requested, token_agents) == granted
+
+
+def test_claim_agents_must_name_known_agents_and_a_claim() -> None:
+    server = {"public_url": "https://b.example"}
+    with pytest.raises(ConfigError) as unknown:
+        _parse(server, {"issuer": "https://id.example", "agents_claim": "groups", "claim_agents": {"g": ["nope"]}})
+    assert "unknown agent 'nope'" in str(unknown.value)
+    with pytest.raises(ConfigError) as unnamed:
+        _parse(server, {"issuer": "https://id.example", "claim_agents": {"g": ["support"]}})
+    assert 'agents_claim = "groups"' in str(unnamed.value)
