@@ -9,9 +9,6 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Generator
-from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
@@ -25,49 +22,13 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 from pydantic import AnyUrl
 
-from tests.support.bridge_http import TOKENS, BridgeProcess, running_bridge, write_http_config
-from tests.support.sandbox_process import SandboxProcess, free_port
+from tests.oauth.browser import form_fields
+from tests.support.bridge_http import TOKENS, BridgeProcess
 
 pytestmark = pytest.mark.anyio
 
 REDIRECT = "http://127.0.0.1:1/callback"  # the client never listens: the test reads the redirect itself
 JSONRPC = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-
-
-@pytest.fixture(scope="module")
-def bridge(sandbox_session: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> Generator[BridgeProcess]:
-    folder: Path = tmp_path_factory.mktemp("oauth-built-in")
-    port = free_port()
-    config = write_http_config(
-        folder / "bridge.toml",
-        sandbox_session.url,
-        extra_server=[f'public_url = "http://127.0.0.1:{port}"'],
-        extra_tables=["[actions]", "enabled = true", "[oauth]", "built_in = true"],
-    )
-    with running_bridge(config, "--port", str(port)) as process:
-        yield process
-
-
-class _Fields(HTMLParser):
-    """The hidden and named inputs of a page's form."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.inputs: dict[str, str] = {}
-        self.password_fields: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if tag == "input" and found.get("name"):
-            self.inputs[str(found["name"])] = found.get("value") or ""
-            if found.get("type") == "password":
-                self.password_fields.append(str(found["name"]))
-
-
-def _fields(page: str) -> _Fields:
-    parser = _Fields()
-    parser.feed(page)
-    return parser
 
 
 class _Memory:
@@ -103,7 +64,7 @@ class _Person:
             form_page = await browser.get(sent.headers["location"])
             assert form_page.status_code == 200
             self.pages.append(form_page.text)
-            fields = _fields(form_page.text)
+            fields = form_fields(form_page.text)
             assert fields.password_fields == ["token"]
             origin = f"{urlsplit(authorization_url).scheme}://{urlsplit(authorization_url).netloc}"
             consent_page = await browser.post(
@@ -111,7 +72,7 @@ class _Person:
             )
             assert consent_page.status_code == 200, consent_page.text
             self.pages.append(consent_page.text)
-            consent = _fields(consent_page.text).inputs
+            consent = form_fields(consent_page.text).inputs
             back = await browser.post(
                 f"{origin}/oauth/consent",
                 data={"request": consent["request"], "ticket": consent["ticket"], "decision": "allow"},
@@ -249,7 +210,7 @@ async def test_a_wrong_pasted_token_gets_the_form_again_and_no_code(bridge: Brid
         request_id = parse_qs(urlsplit(sent.headers["location"]).query)["request"][0]
         wrong = await http.post(f"{bridge.url}/oauth/sign-in", data={"request": request_id, "token": "tok-wrong"})
     assert wrong.status_code == 401
-    assert "not valid" in wrong.text and _fields(wrong.text).password_fields == ["token"]
+    assert "not valid" in wrong.text and form_fields(wrong.text).password_fields == ["token"]
     assert "location" not in wrong.headers and "code=" not in wrong.text and "tok-wrong" not in wrong.text
 
 
@@ -295,7 +256,7 @@ async def test_a_code_is_good_once_and_needs_its_verifier(bridge: BridgeProcess)
         page = await http.post(
             f"{bridge.url}/oauth/sign-in", data={"request": request_id, "token": TOKENS["hr-ask"][0]}
         )
-        consent = _fields(page.text).inputs
+        consent = form_fields(page.text).inputs
         back = await http.post(f"{bridge.url}/oauth/consent", data={**consent, "decision": "allow"})
         query = parse_qs(urlsplit(back.headers["location"]).query)
         token_form = {

@@ -12,12 +12,10 @@ import subprocess
 import time
 from collections.abc import Generator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-import httpx2
 import pytest
 
-from tests.oauth.test_built_in_server import _fields
+from tests.oauth.browser import sign_in
 from tests.support.bridge_http import TOKENS, BridgeProcess, running_bridge, write_http_config
 from tests.support.node import NODE_MARKS, NODE_MODULES, node_env
 from tests.support.sandbox_process import SandboxProcess, free_port
@@ -73,25 +71,6 @@ def _read_until(fd: int, pattern: re.Pattern[bytes], seen: bytearray, timeout: f
     return None
 
 
-def _sign_in(authorization_url: str, bridge_token: str) -> str:
-    """What the person does in the browser; returns the redirect URL the browser lands on."""
-    with httpx2.Client(timeout=20) as browser:
-        sent = browser.get(authorization_url)
-        assert sent.status_code == 302, sent.text
-        request_id = parse_qs(urlsplit(sent.headers["location"]).query)["request"][0]
-        consent_page = browser.post(
-            authorization_url.split("/authorize", 1)[0] + "/oauth/sign-in",
-            data={"request": request_id, "token": bridge_token},
-        )
-        assert consent_page.status_code == 200, consent_page.text
-        consent = _fields(consent_page.text).inputs
-        back = browser.post(
-            authorization_url.split("/authorize", 1)[0] + "/oauth/consent", data={**consent, "decision": "allow"}
-        )
-        assert back.status_code == 303
-        return back.headers["location"]
-
-
 def test_claude_code_logs_in_and_connects(bridge: BridgeProcess, tmp_path: Path) -> None:
     added = _claude(["mcp", "add", "--transport", "http", "bridge", f"{bridge.url}/mcp"], tmp_path)
     assert added.returncode == 0, added.stderr
@@ -113,7 +92,7 @@ def test_claude_code_logs_in_and_connects(bridge: BridgeProcess, tmp_path: Path)
         found = _read_until(primary, AUTHORIZE_URL, seen, 60)
         assert found is not None, seen.decode(errors="replace")[-2000:]
         assert _read_until(primary, re.compile(rb"paste the redirect URL"), seen, 30) is not None
-        redirect = _sign_in(found.group(1).decode(), TOKENS["support"][0])
+        redirect = sign_in(found.group(1).decode(), TOKENS["support"][0])
         os.write(primary, redirect.encode() + b"\r")
         _read_until(primary, re.compile(rb"(?i)authenticat\w* (successfully|complete)|success"), seen, 60)
         login.wait(timeout=60)
