@@ -22,6 +22,7 @@ import re
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.context import ServerRequestContext
@@ -134,6 +135,9 @@ def security_settings(config: BridgeConfig) -> TransportSecuritySettings:
     """DNS-rebinding protection: loopback names, `server.public_hosts` and a specific bind address."""
     hosts = [f"{h}:*" for h in LOOPBACK_HOSTS] + list(LOOPBACK_HOSTS)
     names = list(config.server.public_hosts)
+    public = urlsplit(config.server.public_url) if config.server.public_url else None
+    if public is not None and public.netloc:  # the bridge's own public name (OAuth clients and its sign-in page)
+        names.append(public.netloc)
     if config.server.host not in ("0.0.0.0", "::", "127.0.0.1", "localhost", "::1"):
         names.append(config.server.host)
     for name in names:
@@ -142,6 +146,8 @@ def security_settings(config: BridgeConfig) -> TransportSecuritySettings:
     # configured ones may call it from a page. Clients that are not browsers send no Origin.
     origins = [f"http://{h}:{config.server.port}" for h in LOOPBACK_HOSTS] if config.server.port else []
     origins += list(config.server.allowed_origins)
+    if public is not None and public.netloc:
+        origins.append(f"{public.scheme}://{public.netloc}")
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 

@@ -1,4 +1,5 @@
 """The built-in server's sign-in page: plain HTML, no JavaScript, nothing echoed back that is secret.
+Its forms post to relative URLs, so a proxy that serves the bridge under a base path keeps working.
 
 1. `GET /oauth/sign-in?request=…` (where `/authorize` sends the browser): which client asks, and a
    password field `token` for a bridge token.
@@ -112,7 +113,7 @@ class SignInPages:
         problem = f'<p class="error">{html.escape(error)}</p>' if error else ""
         body = (
             f"{_client_line(client, params)}{problem}"
-            '<form method="post" action="/oauth/sign-in">'
+            '<form method="post" action="sign-in">'
             f'<input type="hidden" name="request" value="{html.escape(request_id)}">'
             '<p><label for="token">Your Agent Bridge token</label></p>'
             '<p><input type="password" id="token" name="token" autocomplete="off" required autofocus></p>'
@@ -154,7 +155,7 @@ class SignInPages:
             f"{_client_line(client, params)}<p>Signed in as <strong>{html.escape(identity.name)}</strong>. "
             f"It would get these agents{' (and any added later)' if ALL_AGENTS in scopes else ''}:</p>"
             f"<ul>{listed}</ul>"
-            '<form method="post" action="/oauth/consent">'
+            '<form method="post" action="consent">'
             f'<input type="hidden" name="request" value="{html.escape(request_id)}">'
             f'<input type="hidden" name="ticket" value="{html.escape(ticket)}">'
             '<p><button type=submit name="decision" value="allow">Allow</button> '

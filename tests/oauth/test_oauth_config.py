@@ -100,3 +100,14 @@ def test_claim_agents_must_name_known_agents_and_a_claim() -> None:
     with pytest.raises(ConfigError) as unnamed:
         _parse(server, {"issuer": "https://id.example", "claim_agents": {"g": ["support"]}})
     assert 'agents_claim = "groups"' in str(unnamed.value)
+
+
+def test_the_public_url_is_an_allowed_host_and_origin() -> None:
+    """OAuth clients and the sign-in page reach the bridge by its public name (behind a proxy)."""
+    from mcp_server.http_app import security_settings
+
+    config = parse_config({**BASE, "server": {"public_url": "https://bridge.example.com/base"}}, source="t", env={})
+    settings = security_settings(config)
+    assert "bridge.example.com" in settings.allowed_hosts
+    assert "https://bridge.example.com" in settings.allowed_origins
+    assert "https://evil.example" not in settings.allowed_origins
