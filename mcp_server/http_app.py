@@ -289,6 +289,12 @@ class BridgeApp:
             raise OAuthRefusal(401, f"Authorization is required. {SIGN_IN_HINT}", error="invalid_token")
         raise OAuthRefusal(401, f"The token is not valid. {SIGN_IN_HINT}", error="invalid_token")
 
+    def _is_oauth_token(self, request: Request, credential: str) -> bool:
+        """Whether `credential` is the request's OAuth access token (read from `Authorization` only)."""
+        if self.oauth is None or authorization_bearer(request) != credential:
+            return False
+        return looks_like_jwt(credential) or self.oauth.reads_opaque_tokens
+
     async def _oauth_principal(self, request: Request) -> str:
         """Whom the request's OAuth access token names (an SSE message must come from its stream's owner)."""
         bearer = authorization_bearer(request)
@@ -304,6 +310,7 @@ class BridgeApp:
             and "project_id" in request.path_params
             and credential is not None
             and self.tokens.identify(credential) is None
+            and not self._is_oauth_token(request, credential)  # an access token never reaches an upstream
         ):
             return passthrough_identity(credential), self._passthrough_view(
                 request.path_params["project_id"], credential
@@ -380,12 +387,12 @@ class BridgeApp:
                 await stopping.wait()
                 self.registry = None
 
-        async with AsyncExitStack() as relaying_oauth, anyio.create_task_group() as background, self.sessions.run():
+        async with AsyncExitStack() as oauth_clients, anyio.create_task_group() as background, self.sessions.run():
             background.start_soon(hold_registry)
             if self.oauth is not None:
-                await relaying_oauth.enter_async_context(self.oauth.running())
+                await oauth_clients.enter_async_context(self.oauth.running())
                 if self.built_in is not None:
-                    await relaying_oauth.enter_async_context(self.built_in.running())
+                    await oauth_clients.enter_async_context(self.built_in.running())
             elif not self.tokens.enabled:
                 logger.warning("no tokens configured: every client that can reach this address may use every agent")
             if self.config.server.passthrough:

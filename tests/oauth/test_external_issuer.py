@@ -384,3 +384,27 @@ def test_a_groups_claim_maps_to_agents(setup: Setup) -> None:
     token = setup.idp.forge({"aud": setup.bridge, "scope": "openid", "groups": ["hr-team", "unmapped"]})
     assert _post(f"{setup.bridge}/agents/hr/mcp", _bearer(token)).status_code == 200
     assert _post(f"{setup.bridge}/agents/support/mcp", _bearer(token)).status_code == 403
+
+
+def test_passthrough_never_forwards_an_access_token_upstream(
+    setup: Setup, sandbox_session: SandboxProcess, tmp_path: Path
+) -> None:
+    """With passthrough on, an unknown credential on /projects/{id}/ is taken for an upstream key;
+    an OAuth access token is not: it is checked as one, and project 3 is simply not an agent here."""
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}"
+    config = write_http_config(
+        tmp_path / "bridge.toml",
+        sandbox_session.url,
+        extra_server=[f'public_url = "{public_url}"', "passthrough = true"],
+        extra_tables=["[oauth]", f'issuer = "{setup.idp.issuer}"'],
+    )
+    with running_bridge(config, "--port", str(port)) as bridge:
+        token = setup.idp.client_credentials(resource=public_url, scope="agent:*")
+        unknown_project = _post(f"{bridge.url}/projects/3/mcp", _bearer(token))
+        known_project = _post(f"{bridge.url}/projects/2/mcp", _bearer(token))
+        upstream_key = _post(f"{bridge.url}/projects/2/mcp", {"X-API-Key": "sandbox-key"})
+    assert unknown_project.status_code == 404, unknown_project.text
+    assert "No agent serves that project" in unknown_project.text
+    assert known_project.status_code == 200
+    assert upstream_key.status_code == 200  # passthrough itself still works
