@@ -49,11 +49,13 @@ _ERROR_CODES: Final = {
 REFUSED: Final = -32001  # a JSON-RPC server error: the request was refused before it reached MCP
 
 
-def refusal_response(refusal: Refusal) -> Response:
+def refusal_response(refusal: Refusal, challenge: dict[str, str] | None = None) -> Response:
     """A refusal as a JSON-RPC error body every MCP client can show (the SDKs read `error.message`),
-    with the HTTP status, `WWW-Authenticate` for a 401, and `message`/`reason` at the top for people
-    and scripts reading the JSON directly."""
+    with the HTTP status, `WWW-Authenticate` for a 401 (`challenge` when OAuth gives a richer one),
+    and `message`/`reason` at the top for people and scripts reading the JSON directly."""
     headers = {"WWW-Authenticate": 'Bearer realm="agent-bridge"'} if refusal.status == 401 else None
+    if challenge:
+        headers = challenge
     reason = _ERROR_CODES.get(refusal.status, "error")
     sentence = str(refusal)
     body = {
@@ -90,6 +92,14 @@ def presented_credential(connection: HTTPConnection, *, query_token: bool = True
     return token or None
 
 
+def authorization_bearer(connection: HTTPConnection) -> str | None:
+    """The token of `Authorization: Bearer T`, the only place an OAuth access token is read from."""
+    scheme, _, value = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
+
+
 def credential_in_query(connection: HTTPConnection) -> str | None:
     """The `?token=` credential when it is the one the request presents (no header carries one)."""
     if presented_credential(connection, query_token=False) is not None:
@@ -114,6 +124,7 @@ class Identity:
     name: str
     scope: AccessScope
     principal: str
+    oauth: bool = False  # an OAuth access token: an agent it does not cover is a 403 asking for scope
 
     def user(self) -> AuthenticatedUser:
         """The SDK's user object: the session manager binds a stateful session to its `client_id`."""
@@ -155,6 +166,10 @@ class TokenBook:
             if hmac.compare_digest(digest, expected):
                 found = identity
         return found
+
+    def by_subject(self, subject: str) -> Identity | None:
+        """The configured token whose principal is `subject` (`token:<name>`), if it still exists."""
+        return next((identity for _, identity in self._entries if identity.principal == subject), None)
 
     def authenticate(self, credential: str | None) -> Identity:
         """The caller's identity, or a 401 refusal that says how to pass a token."""

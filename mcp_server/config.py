@@ -180,10 +180,84 @@ STORE_URL_ENV = "AGENT_BRIDGE_STORE_URL"
 NODE_ID_ENV = "AGENT_BRIDGE_NODE_ID"
 
 
+_LOOPBACK_URL = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(/[^?#\s]*)?")
+
+
+def _as_tuple(value: object) -> object:
+    """A single string where a list is expected (`issuer = "https://..."`) becomes a one-item list."""
+    return (value,) if isinstance(value, str) else value
+
+
+class OAuthConfig(_Strict):
+    """OAuth 2.1 sign-in: tokens from external issuers, and/or the bridge's own authorization server."""
+
+    # Identity providers whose JWT access tokens the bridge accepts (their `iss`), e.g.
+    # "https://id.example.com/realms/acme". https, or http on loopback only.
+    issuer: tuple[str, ...] = ()
+    # Audiences accepted besides `server.public_url` (for providers that cannot put the URL in `aud`).
+    audience: tuple[str, ...] = ()
+    # For providers where scopes are awkward: a claim (e.g. "groups") whose values map to agents, as
+    # [oauth.claim_agents] "support-team" = ["support"] ("*" for every agent). Adds to agent:* scopes.
+    agents_claim: str | None = None
+    claim_agents: dict[str, tuple[str, ...]] = Field(default_factory=dict[str, tuple[str, ...]])
+    # RFC 7662 introspection for opaque (non-JWT) access tokens, with the bridge's own client credentials.
+    introspection_url: str | None = None
+    introspection_client_id: str | None = None
+    introspection_client_secret: SecretStr | None = None
+    introspection_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # The bridge is its own authorization server at `server.public_url` (sign in with a bridge token).
+    built_in: bool = False
+    # Built-in server: accept an https URL as a client id and fetch the client's metadata document
+    # there (Claude Code, VS Code); off for a bridge that cannot reach the internet (clients then register).
+    client_metadata_documents: bool = True
+    leeway_seconds: float = Field(default=60.0, ge=0, le=600)
+    # Built-in server: the lifetime of the access tokens it issues, and of its refresh tokens.
+    access_token_seconds: int = Field(default=600, ge=60, le=86_400)
+    refresh_token_days: float = Field(default=30.0, gt=0, le=365)
+
+    @field_validator("issuer", "audience", mode="before")
+    @classmethod
+    def _listify(cls, value: object) -> object:
+        return _as_tuple(value)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for issuer in value:
+            if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", issuer):
+                raise ValueError(f"'{issuer}' is not an issuer URL; use https://id.example.com/realms/acme")
+            if issuer.startswith("http://") and not _LOOPBACK_URL.fullmatch(issuer):
+                raise ValueError(f"'{issuer}' must use https (http is accepted only on loopback, for tests)")
+        return value
+
+    @model_validator(mode="after")
+    def _introspection(self) -> OAuthConfig:
+        url = self.introspection_url
+        if url is None:
+            return self
+        if not re.fullmatch(r"https?://[^/?#\s]+(/[^#\s]*)?", url) or (
+            url.startswith("http://") and not _LOOPBACK_URL.fullmatch(url.split("?")[0])
+        ):
+            raise ValueError("introspection_url: use an https URL (http only on loopback)")
+        if not self.issuer:
+            raise ValueError("issuer: list the issuer whose opaque tokens introspection_url checks")
+        if self.introspection_client_id is None or self.introspection_client_secret is None:
+            raise ValueError(
+                "introspection_client_id: introspection needs the bridge's client id and "
+                "introspection_client_secret (write the secret as ${ENV_NAME})"
+            )
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.built_in or bool(self.issuer)
+
+
 class BridgeConfig(_Strict):
     server: ServerConfig = ServerConfig()
     actions: ActionsConfig = ActionsConfig()
     store: StoreConfig = StoreConfig()
+    oauth: OAuthConfig = OAuthConfig()
     backends: dict[str, BackendConfig] = Field(default_factory=dict[str, BackendConfig])
     agents: tuple[AgentConfig, ...] = ()
     tokens: tuple[TokenConfig, ...] = ()
@@ -201,6 +275,20 @@ class BridgeConfig(_Strict):
             return table
         tables = cast(dict[str, Any], backends)
         return {**table, "backends": {name: with_default_kind(b) for name, b in tables.items()}}
+
+    @model_validator(mode="after")
+    def _oauth_needs_public_url(self) -> BridgeConfig:
+        if self.oauth.enabled and self.server.public_url is None:
+            raise ValueError(
+                "server.public_url: required with [oauth] (it is the resource identifier tokens are issued for), "
+                'e.g. public_url = "https://bridge.example.com"'
+            )
+        if self.oauth.built_in and not self.tokens:
+            raise ValueError(
+                "oauth.built_in: people sign in by pasting a bridge token, and none is configured; "
+                "add one with `agent-bridge token new`"
+            )
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> BridgeConfig:
@@ -247,6 +335,12 @@ class BridgeConfig(_Strict):
                     f"agents[{i}].tools: {', '.join(sorted(unsupported))} not available on the {kind} backend; "
                     f"use {list(kind_tools(kind))}"
                 )
+        for value, mapped in self.oauth.claim_agents.items():
+            for agent_name in mapped:
+                if agent_name != "*" and agent_name not in names:
+                    raise ValueError(f"oauth.claim_agents.{value}: unknown agent '{agent_name}'")
+        if self.oauth.claim_agents and self.oauth.agents_claim is None:
+            raise ValueError('oauth.agents_claim: name the claim claim_agents maps (e.g. agents_claim = "groups")')
         token_names = [t.name for t in self.tokens]
         for i, token in enumerate(self.tokens):
             if token_names.count(token.name) > 1:

@@ -22,12 +22,20 @@ def _allowed(value: str, patterns: list[str]) -> bool:
 
 
 class HostOriginGuard:
-    def __init__(self, app: ASGIApp, settings: TransportSecuritySettings) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: TransportSecuritySettings, cross_origin_paths: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self._hosts = [h.lower() for h in settings.allowed_hosts]
         self._origins = settings.allowed_origins
+        # Public OAuth documents and endpoints browsers' clients call from any origin (CORS, no
+        # cookies): their Host is checked, their Origin is not. A path ending in "/" covers its subtree.
+        self._cross_origin = cross_origin_paths
 
-    def refusal(self, headers: Headers) -> Refusal | None:
+    def _any_origin(self, path: str) -> bool:
+        return any(path == p or (p.endswith("/") and path.startswith(p)) for p in self._cross_origin)
+
+    def refusal(self, headers: Headers, path: str = "") -> Refusal | None:
         host = headers.get("host", "").lower()
         if not _allowed(host, self._hosts):
             return Refusal(
@@ -35,7 +43,8 @@ class HostOriginGuard:
             )
         origin = headers.get("origin")
         same_origin = origin is not None and origin.lower() in (f"http://{host}", f"https://{host}")
-        if origin is not None and not same_origin and not _allowed(origin, self._origins):
+        foreign = origin is not None and not same_origin and not _allowed(origin, self._origins)
+        if foreign and not self._any_origin(path):
             return Refusal(
                 403, "Requests from that Origin are not allowed; add it to server.allowed_origins if it is yours."
             )
@@ -43,7 +52,7 @@ class HostOriginGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            refused = self.refusal(Headers(scope=scope))
+            refused = self.refusal(Headers(scope=scope), scope["path"])
             if refused is not None:
                 await refusal_response(refused)(scope, receive, send)
                 return

@@ -23,6 +23,7 @@ import signal
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.context import ServerRequestContext
@@ -36,13 +37,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_server.actions import ActionsFacade
-from mcp_server.agents import AgentRegistry, Face, seal_for
+from mcp_server.agents import EVERYTHING, AgentRegistry, Face, seal_for
 from mcp_server.auth import (
     HOW_TO_PASS_A_TOKEN,
     OPEN_PRINCIPAL,
     Identity,
     Refusal,
     TokenBook,
+    authorization_bearer,
     passthrough_identity,
     presented_credential,
     refusal_response,
@@ -54,6 +56,11 @@ from mcp_server.host_guard import HostOriginGuard
 from mcp_server.list_changes import ListChanges
 from mcp_server.live_config import LiveAgents
 from mcp_server.mcp_face import AgentView, build_server
+from mcp_server.oauth.access_tokens import looks_like_jwt
+from mcp_server.oauth.built_in import BuiltInOAuth
+from mcp_server.oauth.challenge import OAuthRefusal
+from mcp_server.oauth.protected_resource import SIGN_IN_HINT, ProtectedResource
+from mcp_server.oauth.scopes import ALL_AGENTS, agent_scope
 from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
 from mcp_server.telemetry import json_logs, tracing
@@ -65,18 +72,29 @@ logger = logging.getLogger(__name__)
 LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost", "[::1]")
 
 
-class _Guarded:
-    """A raw ASGI endpoint (not a request/response function) whose refusals become JSON responses."""
+Challenge = Callable[[Scope, Refusal], dict[str, str]]
 
-    def __init__(self, handler: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+
+def _no_challenge(scope: Scope, refusal: Refusal) -> dict[str, str]:
+    return {}
+
+
+class _Guarded:
+    """A raw ASGI endpoint (not a request/response function) whose refusals become JSON responses,
+    with the OAuth challenge header where the bridge is an OAuth protected resource."""
+
+    def __init__(
+        self, handler: Callable[[Scope, Receive, Send], Awaitable[None]], challenge: Challenge = _no_challenge
+    ) -> None:
         self._handler = handler
+        self._challenge = challenge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await self._handler(scope, receive, send)
         except Refusal as refusal:
             REFUSALS.labels(str(refusal.status)).inc()
-            await refusal_response(refusal)(scope, receive, send)
+            await refusal_response(refusal, self._challenge(scope, refusal))(scope, receive, send)
 
 
 def refusing(
@@ -139,6 +157,9 @@ def security_settings(config: BridgeConfig) -> TransportSecuritySettings:
     """DNS-rebinding protection: loopback names, `server.public_hosts` and a specific bind address."""
     hosts = [f"{h}:*" for h in LOOPBACK_HOSTS] + list(LOOPBACK_HOSTS)
     names = list(config.server.public_hosts)
+    public = urlsplit(config.server.public_url) if config.server.public_url else None
+    if public is not None and public.netloc:  # the bridge's own public name (OAuth clients and its sign-in page)
+        names.append(public.netloc)
     if config.server.host not in ("0.0.0.0", "::", "127.0.0.1", "localhost", "::1"):
         names.append(config.server.host)
     for name in names:
@@ -147,6 +168,8 @@ def security_settings(config: BridgeConfig) -> TransportSecuritySettings:
     # configured ones may call it from a page. Clients that are not browsers send no Origin.
     origins = [f"http://{h}:{config.server.port}" for h in LOOPBACK_HOSTS] if config.server.port else []
     origins += list(config.server.allowed_origins)
+    if public is not None and public.netloc:
+        origins.append(f"{public.scheme}://{public.netloc}")
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
@@ -170,6 +193,13 @@ class BridgeApp:
         self._on_ready = on_ready  # called once the agents are known (serve prints its ready line then)
         self.relay = relay  # `--workers N` only: this worker's node in the SSE relay (worker_relay.py)
         self.tokens = TokenBook(config.tokens)
+        # OAuth 2.1 (`[oauth]`): bearer JWTs from trusted issuers, beside the static tokens.
+        # `[oauth] built_in`: the bridge is also the authorization server (sign in with a bridge token).
+        self.built_in = BuiltInOAuth(config, self.tokens, self._agent_names) if config.oauth.built_in else None
+        own_issuer = (self.built_in.issuer, self.built_in.server.signing_key) if self.built_in else None
+        self.oauth = (
+            ProtectedResource(config, self.tokens, self._agent_names, own_issuer) if config.oauth.enabled else None
+        )
         self.registry: AgentRegistry | None = None
         self.security = security_settings(config)
         # HostOriginGuard checks Host and Origin in front of every route; the SDK's own check behind
@@ -192,10 +222,19 @@ class BridgeApp:
             StreamCounter(config.server.max_sessions_per_token),
             relay,
             config.server.node_id,
+            self._oauth_principal if self.oauth is not None else None,
         )
         # The ChatGPT Actions / OpenAPI facade (`/actions/...`), only when `[actions] enabled = true`.
         self.actions = (
-            ActionsFacade(config, self.tokens, self._registry, seal_for(config)) if config.actions.enabled else None
+            ActionsFacade(
+                config,
+                self.tokens,
+                self._registry,
+                seal_for(config),
+                authenticate=self._authenticate if self.oauth is not None else None,
+            )
+            if config.actions.enabled
+            else None
         )
         self.connect_page = ConnectPage(config, self.tokens, lambda: self.registry)
 
@@ -208,6 +247,16 @@ class BridgeApp:
         if not isinstance(view, AgentView):  # pragma: no cover - every route sets it
             raise RuntimeError("request reached the MCP server without an agent view")
         return view
+
+    def _agent_names(self) -> list[str]:
+        if self.registry is not None:
+            return [agent.name for agent in self.registry.visible(EVERYTHING)]
+        return [agent.name for agent in self.config.agents]
+
+    def _challenge(self, scope: Scope, refusal: Refusal) -> dict[str, str]:
+        if self.oauth is None:
+            return {}
+        return self.oauth.challenge(scope["path"], scope.get("path_params", {}), refusal)
 
     def _registry(self) -> AgentRegistry:
         if self.registry is None:
@@ -222,6 +271,8 @@ class BridgeApp:
         visible = registry.visible(identity.scope)
         if "agent" in params:
             agent = registry.get(params["agent"])
+            if agent is not None and identity.oauth and not identity.scope.allows_agent(agent.name):
+                raise self._wants_scope(agent.name)
             if agent is None or not identity.scope.allows_agent(agent.name):
                 names = ", ".join(a.name for a in visible) or "none"
                 raise Refusal(404, f"No agent by that name for this token. Agents you may use: {names}.")
@@ -229,18 +280,65 @@ class BridgeApp:
         elif "project_id" in params:
             project_id = project_number(params["project_id"])
             agent = registry.by_project(project_id) if project_id is not None else None
+            if agent is not None and identity.oauth and not identity.scope.allows_agent(agent.name):
+                raise self._wants_scope(agent.name)
             if agent is None or not identity.scope.allows_agent(agent.name):
                 ids = ", ".join(str(a.project_id) for a in visible if a.project_id is not None) or "none"
                 raise Refusal(404, f"No agent serves that project for this token. Projects you may use: {ids}.")
             agents = [agent]
         else:
             agents = visible
+            if not agents and identity.oauth:
+                raise OAuthRefusal(
+                    403,
+                    "The access token grants no agent on this bridge.",
+                    error="insufficient_scope",
+                    scope=ALL_AGENTS,
+                )
             if not agents:
                 raise Refusal(403, f"Token '{identity.name}' may not use any agent on this bridge.")
         face: Face = "chatgpt" if "/chatgpt/" in request.url.path else "agents"
         return AgentView(tuple(agents), identity.scope, identity.principal, face)
 
-    def _request_view(self, request: Request, *, query_token: bool = True) -> tuple[Identity, AgentView]:
+    @staticmethod
+    def _wants_scope(agent: str) -> OAuthRefusal:
+        """OAuth clients ask the person to consent to more on a 403 naming the scope that would do."""
+        return OAuthRefusal(
+            403,
+            f"The access token does not cover agent '{agent}'; sign in again granting {agent_scope(agent)}.",
+            error="insufficient_scope",
+            scope=agent_scope(agent),
+        )
+
+    async def _authenticate(self, request: Request, credential: str | None) -> Identity:
+        """A static token (header, `X-API-Key` or `?token=`), else with OAuth an access token from the
+        `Authorization` header only. With OAuth on, no credential is never open access."""
+        if self.oauth is None:
+            return self.tokens.authenticate(credential)
+        static = self.tokens.identify(credential) if credential is not None else None
+        if static is not None:
+            return static
+        bearer = authorization_bearer(request)
+        if bearer is not None and (looks_like_jwt(bearer) or self.oauth.reads_opaque_tokens):
+            return await self.oauth.identify(bearer)
+        if credential is None:
+            raise OAuthRefusal(401, f"Authorization is required. {SIGN_IN_HINT}", error="invalid_token")
+        raise OAuthRefusal(401, f"The token is not valid. {SIGN_IN_HINT}", error="invalid_token")
+
+    def _is_oauth_token(self, request: Request, credential: str) -> bool:
+        """Whether `credential` is the request's OAuth access token (read from `Authorization` only)."""
+        if self.oauth is None or authorization_bearer(request) != credential:
+            return False
+        return looks_like_jwt(credential) or self.oauth.reads_opaque_tokens
+
+    async def _oauth_principal(self, request: Request) -> str:
+        """Whom the request's OAuth access token names (an SSE message must come from its stream's owner)."""
+        bearer = authorization_bearer(request)
+        if self.oauth is None or bearer is None or not (looks_like_jwt(bearer) or self.oauth.reads_opaque_tokens):
+            raise OAuthRefusal(401, f"The token is not valid. {SIGN_IN_HINT}", error="invalid_token")
+        return (await self.oauth.identify(bearer)).principal
+
+    async def _request_view(self, request: Request, *, query_token: bool = True) -> tuple[Identity, AgentView]:
         """The caller's identity and view; in passthrough mode a project URL may bring its own upstream key."""
         credential = presented_credential(request, query_token=query_token)
         if (
@@ -248,11 +346,12 @@ class BridgeApp:
             and "project_id" in request.path_params
             and credential is not None
             and self.tokens.identify(credential) is None
+            and not self._is_oauth_token(request, credential)  # an access token never reaches an upstream
         ):
             return passthrough_identity(credential), self._passthrough_view(
                 request.path_params["project_id"], credential
             )
-        identity = self.tokens.authenticate(credential)
+        identity = await self._authenticate(request, credential)
         return identity, self._view(request, identity)
 
     def _passthrough_view(self, project: str, upstream_key: str) -> AgentView:
@@ -284,7 +383,7 @@ class BridgeApp:
     async def streamable_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         # `?token=` serves clients that cannot send headers on their requests; never on a DELETE.
-        identity, view = self._request_view(request, query_token=request.method != "DELETE")
+        identity, view = await self._request_view(request, query_token=request.method != "DELETE")
         scope.setdefault("state", {})["agent_view"] = view
         if identity.principal != OPEN_PRINCIPAL:
             scope["user"] = identity.user()  # the session manager binds a stateful session to it
@@ -296,7 +395,7 @@ class BridgeApp:
             await self._streamable(scope, receive, send)
 
     async def sse_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
-        identity, view = self._request_view(Request(scope, receive))
+        identity, view = await self._request_view(Request(scope, receive))
         await self.sse.stream(scope, receive, send, identity, view)
 
     async def healthz(self, request: Request) -> Response:
@@ -351,12 +450,16 @@ class BridgeApp:
             await self.live.run(ready)
             self.registry = None
 
-        async with anyio.create_task_group() as background, self.sessions.run():
+        async with AsyncExitStack() as oauth_clients, anyio.create_task_group() as background, self.sessions.run():
             background.start_soon(hold_registry)
             if self._reload is not None:
                 self._hangups = anyio.CancelScope()
                 background.start_soon(self._reload_on_hangup, self._hangups)
-            if not self.tokens.enabled:
+            if self.oauth is not None:
+                await oauth_clients.enter_async_context(self.oauth.running())
+                if self.built_in is not None:
+                    await oauth_clients.enter_async_context(self.built_in.running())
+            elif not self.tokens.enabled:
                 logger.warning("no tokens configured: every client that can reach this address may use every agent")
             if self.config.server.passthrough:
                 logger.warning("passthrough is on: /projects/{id}/ URLs accept callers' own upstream keys")
@@ -393,15 +496,25 @@ class BridgeApp:
         told = await self.changes.announce()
         logger.info("told %d session(s) and every subscriptions/listen stream that the lists changed", told)
 
+    def _cross_origin(self) -> tuple[str, ...]:
+        """Paths browser-based OAuth clients call from their own origin."""
+        if self.oauth is None:
+            return ()
+        return ("/.well-known/", "/token", "/register", "/revoke")
+
     def starlette(self) -> Starlette:
-        mcp, sse = _Guarded(self.streamable_http), _Guarded(self.sse_stream)
-        post = _Guarded(self.sse.message)
+        mcp, sse = _Guarded(self.streamable_http, self._challenge), _Guarded(self.sse_stream, self._challenge)
+        post = _Guarded(self.sse.message, self._challenge)
         routes: list[Route] = [
             Route("/healthz", self.healthz),
             Route("/readyz", self.readyz),
             Route("/metrics", refusing(self.metrics)),
             *self.connect_page.routes(refusing),
         ]
+        if self.oauth is not None:
+            routes += self.oauth.routes()
+        if self.built_in is not None:
+            routes += self.built_in.routes()
         # `/chatgpt/...`: ChatGPT's connector contract (search + fetch) over the same agents and tokens.
         for prefix in ("", "/agents/{agent}", "/projects/{project_id}", "/chatgpt", "/agents/{agent}/chatgpt"):
             # `/mcp/` and `/sse/` are served in place: a redirect would repeat a `?token=` in `Location`.
@@ -422,7 +535,11 @@ class BridgeApp:
             routes=routes,
             lifespan=self.lifespan,
             exception_handlers={404: _not_found},
-            middleware=[*request_ids, Middleware(HostOriginGuard, settings=self.security)],  # before routing and auth
+            # before routing and auth
+            middleware=[
+                *request_ids,
+                Middleware(HostOriginGuard, settings=self.security, cross_origin_paths=self._cross_origin()),
+            ],
         )
         app.router.redirect_slashes = False
         return app

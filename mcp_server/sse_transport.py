@@ -23,7 +23,7 @@ import logging
 import re
 import signal
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
@@ -175,6 +175,7 @@ class SseSessions:
         streams: StreamCounter,
         relay: WorkerRelay | None = None,
         replica: str | None = None,
+        oauth_principal: Callable[[Request], Awaitable[str]] | None = None,
     ) -> None:
         self._server = server
         self._replica = replica  # `server.node_id`: named in each stream's messages path
@@ -183,6 +184,8 @@ class SseSessions:
         self._tokens = tokens
         self._clock = SessionClock("sse")
         self._open = streams
+        # With OAuth: the principal of the request's bearer access token (a refusal when it does not hold).
+        self._oauth_principal = oauth_principal
         self._relay = relay  # `--workers N`: streams name their worker (`&node=`), POSTs are relayed to it
         self._transports: dict[str, SseServerTransport] = {}
         self._streams: dict[str, int] = {}  # open streams per messages path; a path's transport goes with its last
@@ -284,7 +287,10 @@ class SseSessions:
                     "A token is required on every message, not only on the stream: send the one that opened "
                     f"the stream. {HOW_TO_PASS_A_TOKEN}",
                 )
-            principal = self._tokens.principal_of(credential)
+            if bound.startswith("oauth:") and self._oauth_principal is not None:
+                principal = await self._oauth_principal(request)
+            else:
+                principal = self._tokens.principal_of(credential)
             if bound.startswith("token:") and not principal.startswith("token:"):
                 raise Refusal(401, f"The token is not valid. {HOW_TO_PASS_A_TOKEN}")  # junk, not someone else's
             if not same_principal(principal, bound):

@@ -93,11 +93,14 @@ class ActionsFacade:
         registry: Callable[[], AgentRegistry],
         seal: ConversationSeal,
         answers: AnswerStore | None = None,
+        authenticate: Callable[[Request, str | None], Awaitable[Identity]] | None = None,
     ) -> None:
         self._settings = config.actions
         self._deadline = config.server.call_deadline_seconds
         self._public_url = config.server.public_url
         self._tokens = tokens
+        # With OAuth the bridge's own authenticator (static tokens, then OAuth access tokens).
+        self._authenticate = authenticate
         self._registry = registry
         self._seal = seal
         self._answers = answers  # None: chosen with the agents (in process, or the `[store] url` server)
@@ -142,7 +145,8 @@ class ActionsFacade:
             raise Failure(
                 400, f"auth: use one of {', '.join(AUTH_STYLES)} (the security scheme the document declares)."
             )
-        return version.startswith("3.0"), auth if self._tokens.enabled else None
+        protected = self._tokens.enabled or self._authenticate is not None
+        return version.startswith("3.0"), auth if protected else None
 
     async def agent_document(self, request: Request) -> Response:
         agent = self._registry_now().get(request.path_params["agent"])
@@ -183,8 +187,12 @@ class ActionsFacade:
             )
         return self._answers
 
-    def _caller(self, request: Request) -> tuple[Identity, Agent]:
-        identity = self._tokens.authenticate(presented_token(request))
+    async def _caller(self, request: Request) -> tuple[Identity, Agent]:
+        credential = presented_token(request)
+        if self._authenticate is not None:
+            identity = await self._authenticate(request, credential)
+        else:
+            identity = self._tokens.authenticate(credential)
         registry = self._registry_now()
         agent = registry.get(request.path_params["agent"])
         if agent is None or not identity.scope.allows_agent(agent.name):
@@ -205,7 +213,7 @@ class ActionsFacade:
 
     def _operation(self, endpoint: Endpoint) -> Handler:
         async def handle(request: Request) -> Response:
-            identity, agent = self._caller(request)
+            identity, agent = await self._caller(request)
             self._allow(identity, agent, endpoint)
             raw = await _json_body(request) if endpoint.method == "POST" else dict(request.query_params)
             try:
@@ -260,7 +268,7 @@ class ActionsFacade:
             logger.warning("answer %s of agent %s not stored: %s", answer_id, call.agent, exc)
 
     async def get_answer(self, request: Request) -> Response:
-        identity, agent = self._caller(request)
+        identity, agent = await self._caller(request)
         self._allow(identity, agent, ASK)
         answer_id = request.path_params["answer_id"]
         if not is_answer_id(answer_id):

@@ -14,6 +14,7 @@ from mcp_server.backends.codegpt import CodeGPTBackend
 from mcp_server.backends.customgpt import CustomGPTBackend
 from mcp_server.config import AgentConfig, BridgeConfig, add_config_argument, agent_tools, load
 from mcp_server.errors import UpstreamError
+from mcp_server.oauth.issuer_check import issuer_warnings
 
 CHECK_TIMEOUT_SECONDS: Final = 15.0
 
@@ -83,7 +84,13 @@ def run(args: argparse.Namespace) -> int:
         )
     for token in config.tokens:
         print(f"  token {token.name}: agents {', '.join(token.agents)}; tools {', '.join(token.tools)}")
-    if not config.tokens and config.server.host not in ("127.0.0.1", "localhost", "::1"):
+    if config.oauth.enabled:
+        issuers = [*config.oauth.issuer, *(["built-in"] if config.oauth.built_in else [])]
+        print(f"  oauth: resource {config.server.public_url}; issuers: {', '.join(issuers)}")
+    if config.oauth.issuer and not args.offline:
+        for warning in anyio.run(issuer_warnings, config.oauth.issuer):
+            print(f"  warning: {warning}", file=sys.stderr)
+    if not config.tokens and not config.oauth.enabled and config.server.host not in ("127.0.0.1", "localhost", "::1"):
         print(
             f"  warning: server.host is {config.server.host} and no tokens are configured; "
             "`agent-bridge serve` will refuse to start without --insecure-no-auth",

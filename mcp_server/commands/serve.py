@@ -71,7 +71,12 @@ def with_host(config: BridgeConfig, host: str | None, port: int | None = None) -
 
 def effective_config(args: argparse.Namespace) -> BridgeConfig:
     config = with_host(load(args.config), args.host, args.port)
-    if not config.tokens and not is_loopback(config.server.host) and not args.insecure_no_auth:
+    if (
+        not config.tokens
+        and not config.oauth.enabled
+        and not is_loopback(config.server.host)
+        and not args.insecure_no_auth
+    ):
         raise ConfigError(
             f"refusing to listen on {config.server.host} with no [[tokens]] configured: anyone who can reach it "
             "could use every agent. Add a token (agent-bridge token new), bind 127.0.0.1, or pass "
