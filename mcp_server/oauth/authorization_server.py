@@ -13,13 +13,16 @@ URL whose JSON document (fetched, at most 64 KiB) names itself and its redirect 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+import anyio
 import httpx2
 from mcp.server.auth.provider import (
     AccessToken,
@@ -113,7 +116,12 @@ class BuiltInAuthorizationServer:
         logger.info("oauth: registered client %r", client_info.client_name or client_info.client_id)
 
     async def _client_from_document(self, url: str) -> OAuthClientInformationFull | None:
-        """A client ID metadata document: the JSON at the https URL that is the client's id."""
+        """A client ID metadata document: the JSON at the https URL that is the client's id. Only from a
+        public address: a client id is chosen by whoever calls /authorize, so it must not make the bridge
+        read its own network (metadata services, admin ports)."""
+        if not await resolves_to_public_addresses(url):
+            logger.info("oauth: client id document refused: its host is not a public address")
+            return None
         try:
             async with self._http.stream("GET", url, headers={"Accept": "application/json"}) as response:
                 if response.status_code != 200:
@@ -264,3 +272,18 @@ class BuiltInAuthorizationServer:
         """A refresh token is forgotten; an access token (a JWT) simply runs out within minutes."""
         if isinstance(token, RefreshToken):
             await self.store.take("refresh", digest(token.token))
+
+
+async def resolves_to_public_addresses(url: str) -> bool:
+    """Whether every address the URL's host resolves to is a public (global) one. The fetch that follows
+    resolves again; a host that changes its answer in between (DNS rebinding) is the remaining gap, narrowed
+    by the short timeout and the absence of redirects."""
+    host = urlsplit(url).hostname
+    if not host:
+        return False
+    try:
+        found = await anyio.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    addresses = {ipaddress.ip_address(str(sockaddr[0]).split("%")[0]) for *_, sockaddr in found}
+    return bool(addresses) and all(a.is_global for a in addresses)
