@@ -192,7 +192,7 @@ class AgentRegistry:
         async with AsyncExitStack() as stack:
             clients: dict[str, UpstreamClient] = {}
             for name, backend_config in config.backends.items():
-                clients[name] = create_client(backend_config)
+                clients[name] = create_client(backend_config, name)
                 stack.push_async_callback(clients[name].aclose)
             store = InProcessConversationStore()  # one per process; a shared store goes here
             agents = [

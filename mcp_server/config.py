@@ -21,17 +21,35 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mcp_server.backends import KINDS, BackendConfig, with_default_kind
 from mcp_server.backends.gizmo import parse_gpt
 from mcp_server.errors import ConfigError
 from mcp_server.operations import TOOL_NAMES, tools_for
+from mcp_server.protection import RateLimit
 
 AGENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,47}$"
 DEFAULT_CUSTOMGPT_URL = "https://app.customgpt.ai"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _readable_rate(value: str) -> str:
+    RateLimit.parse(value)  # raises ValueError saying how to write a rate
+    return value
+
+
+RateText = Annotated[str, AfterValidator(_readable_rate)]
 
 
 class _Strict(BaseModel):
@@ -100,6 +118,9 @@ class TokenConfig(_Strict):
     tools: tuple[str, ...] = ("*",)
     # "agent_config": the settings resource also shows the operator's system prompt and upstream agent ids.
     scopes: tuple[Literal["agent_config"], ...] = ()
+    # Tool calls and resource reads this token may make: "60/minute" (second, minute, hour, day) or "off";
+    # default: server.rate_limit.
+    rate_limit: RateText | None = None
 
 
 class ServerConfig(_Strict):
@@ -112,6 +133,8 @@ class ServerConfig(_Strict):
     secret: SecretStr | None = None
     # Stateful Streamable HTTP sessions, and HTTP+SSE streams, one token may hold open at once.
     max_sessions_per_token: int = Field(default=100, ge=1)
+    # Every token's rate limit unless its [[tokens]] entry sets one (passthrough keys and the open mode too).
+    rate_limit: RateText = "60/minute"
     public_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

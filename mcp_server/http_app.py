@@ -50,8 +50,10 @@ from mcp_server.commands.stdio import call_settings
 from mcp_server.config import BridgeConfig
 from mcp_server.host_guard import HostOriginGuard
 from mcp_server.mcp_face import AgentView, build_server
+from mcp_server.protection import RateLimit, RateLimiter
 from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
+from mcp_server.store import InProcessRateCounter
 from mcp_server.worker_relay import WorkerRelay
 
 logger = logging.getLogger(__name__)
@@ -128,6 +130,12 @@ def security_settings(config: BridgeConfig) -> TransportSecuritySettings:
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
+def rate_limiter_for(config: BridgeConfig) -> RateLimiter:
+    """Each token's rate limit (its own, else server.rate_limit), counted in this process."""
+    limits = {f"token:{t.name}": RateLimit.parse(t.rate_limit) for t in config.tokens if t.rate_limit is not None}
+    return RateLimiter(InProcessRateCounter(), RateLimit.parse(config.server.rate_limit), limits)
+
+
 class BridgeApp:
     def __init__(
         self, config: BridgeConfig, relay: WorkerRelay | None = None, on_ready: Callable[[], None] | None = None
@@ -141,7 +149,8 @@ class BridgeApp:
         # HostOriginGuard checks Host and Origin in front of every route; the SDK's own check behind
         # it (which knows no same-origin rule) is turned off.
         checked_in_front = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-        self.server = build_server(self._resolve_view, seal_for(config), call_settings(config))
+        limiter = rate_limiter_for(config)
+        self.server = build_server(self._resolve_view, seal_for(config), call_settings(config), limiter)
         self.sessions = FairSessionManager(
             max_per_principal=config.server.max_sessions_per_token,
             app=self.server,
@@ -160,7 +169,9 @@ class BridgeApp:
         )
         # The ChatGPT Actions / OpenAPI facade (`/actions/...`), only when `[actions] enabled = true`.
         self.actions = (
-            ActionsFacade(config, self.tokens, self._registry, seal_for(config)) if config.actions.enabled else None
+            ActionsFacade(config, self.tokens, self._registry, seal_for(config), limiter=limiter)
+            if config.actions.enabled
+            else None
         )
 
     # -- views ------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from mcp_server.operations import RESOURCES, TOOLS, Call, ResourceOperation, Too
 from mcp_server.operations.connector import CONNECTOR_TOOLS, AgentCall, ConnectorOperation, Shelf, encoded
 from mcp_server.page_fetcher import PageFetcher
 from mcp_server.progress import ProgressRelay
+from mcp_server.protection import RateLimiter
 from mcp_server.research_cache import DocumentCache
 
 logger = logging.getLogger(__name__)
@@ -120,13 +121,19 @@ def input_schema_for(tool_name: str) -> dict[str, Any] | None:
 class Runner:
     """Runs operations under the call deadline; failures become the sentence a model reads."""
 
-    def __init__(self, settings: CallSettings, seal: ConversationSeal) -> None:
+    def __init__(self, settings: CallSettings, seal: ConversationSeal, limiter: RateLimiter | None = None) -> None:
         self.settings = settings
         self.seal = seal
+        self.limiter = limiter
         self.shelf = Shelf(DocumentCache(), PageFetcher())
 
     def call_for(self, view: AgentView, agent: Agent) -> Call:
         return Call(agent.name, agent.backend, view.principal, self.seal, reveals_config=view.scope.reveals_config)
+
+    async def admit(self, view: AgentView) -> None:
+        """Count the call against the caller's rate limit (`RateLimitedError` when over it)."""
+        if self.limiter is not None:
+            await self.limiter.check(view.principal, view.scope.label)
 
     async def within_deadline(self, work: Callable[[], Awaitable[T]]) -> T:
         with anyio.fail_after(self.settings.deadline_seconds):
@@ -153,6 +160,7 @@ class Runner:
             return _error_result(_argument_problem(name, exc))
         call = self.call_for(view, agent)
         try:
+            await self.admit(view)
             if op.streams and progress_token_from_params(ctx.params) is not None:
                 relay = ProgressRelay(ctx.session.report_progress, keepalive=self.settings.keepalive_seconds)
                 result = await self.within_deadline(
@@ -186,6 +194,7 @@ class Runner:
             AgentCall(self.call_for(view, a), a.title, a.page_hosts) for a in view.agents if view.allows(a, "ask")
         ]
         try:
+            await self.admit(view)
             value = await self.within_deadline(lambda: op.run(agents, args, self.shelf))
         except TimeoutError:
             return _error_result(self.deadline_sentence(", ".join(a.call.agent for a in agents)))
@@ -205,6 +214,7 @@ class Runner:
             raise _resource_not_found(uri)
         variables = {k: v for k, v in match.groupdict().items() if v is not None and not _OPERATION_GROUP.fullmatch(k)}
         try:
+            await self.admit(view)
             value = await self.within_deadline(lambda: op.read(self.call_for(view, agent), variables))
         except TimeoutError:
             raise MCPError(types.INTERNAL_ERROR, self.deadline_sentence(agent.name)) from None
@@ -252,9 +262,12 @@ def _connector_offered(view: AgentView) -> bool:
 
 
 def build_server(
-    resolve_view: ViewResolver, seal: ConversationSeal, settings: CallSettings | None = None
+    resolve_view: ViewResolver,
+    seal: ConversationSeal,
+    settings: CallSettings | None = None,
+    limiter: RateLimiter | None = None,
 ) -> Server[Any]:
-    runner = Runner(settings or CallSettings(), seal)
+    runner = Runner(settings or CallSettings(), seal, limiter)
 
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None

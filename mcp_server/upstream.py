@@ -6,7 +6,9 @@ Failures become `UpstreamError`s whose message names the cause and the remedy. T
   (uvicorn, nginx defaults): reusing a half-closed connection fails with a read error.
 * A request that may have reached the upstream is retried only when it is idempotent (GET). A
   POST (a CustomGPT message costs a query credit) is retried only when it never left: the
-  connection could not be opened.
+  connection could not be opened. A GET refused with 429 is retried after the upstream's
+  `Retry-After` when that is at most `MAX_HONOURED_RETRY_AFTER` seconds; a POST never is.
+* Every request passes the backend's `BackendGuard` (concurrency bound, circuit breaker).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from mcp_server.errors import (
     UpstreamServerError,
     UpstreamTimeoutError,
 )
+from mcp_server.protection import BackendGuard
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ KEEPALIVE_EXPIRY_SECONDS: Final = 4.0
 GET_ATTEMPTS: Final = 3
 RETRY_BACKOFF_SECONDS: Final = 0.2
 RETRYABLE_STATUS: Final = frozenset({502, 503, 504})
+MAX_HONOURED_RETRY_AFTER: Final = 10.0
 _NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 
 Params = Mapping[str, str | int | float | bool]
@@ -166,8 +170,12 @@ class UpstreamClient:
         max_connections: int = 100,
         transport: httpx2.AsyncBaseTransport | None = None,
         headers: Headers | None = None,
+        guard: BackendGuard | None = None,
     ) -> None:
         self.timeout = timeout
+        self.guard = guard or BackendGuard(
+            base_url, max_concurrent=max_connections, queue_timeout=timeout, failure_threshold=0, open_seconds=1.0
+        )
         self._client = httpx2.AsyncClient(
             base_url=base_url,
             headers={
@@ -194,6 +202,10 @@ class UpstreamClient:
         await self._client.aclose()
 
     async def get_json(self, path: str, params: Params | None = None, headers: Headers | None = None) -> Any:
+        async with self.guard.request():
+            return await self._get_json(path, params, headers)
+
+    async def _get_json(self, path: str, params: Params | None, headers: Headers | None) -> Any:
         for attempt in range(1, GET_ATTEMPTS + 1):
             try:
                 response = await self._client.get(path, params=params, headers=headers)
@@ -208,6 +220,11 @@ class UpstreamClient:
             if response.status_code in RETRYABLE_STATUS and attempt < GET_ATTEMPTS:
                 await anyio.sleep(min(_retry_after(response) or 0.0, 2.0) + RETRY_BACKOFF_SECONDS * attempt)
                 continue
+            wait = _retry_after(response) if response.status_code == 429 else None
+            if wait is not None and wait <= MAX_HONOURED_RETRY_AFTER and attempt < GET_ATTEMPTS:
+                logger.debug("GET refused with 429; retrying after %g s as the upstream asks", wait)
+                await anyio.sleep(wait)
+                continue
             if response.is_success:
                 return _json(response)
             raise status_error(response)
@@ -216,10 +233,11 @@ class UpstreamClient:
     async def post_json(
         self, path: str, body: Mapping[str, Any], params: Params | None = None, headers: Headers | None = None
     ) -> Any:
-        response = await self._send_once("POST", path, body, params, headers)
-        if response.is_success:
-            return _json(response)
-        raise status_error(response)
+        async with self.guard.request():
+            response = await self._send_once("POST", path, body, params, headers)
+            if response.is_success:
+                return _json(response)
+            raise status_error(response)
 
     async def _send_once(
         self, method: str, path: str, body: Mapping[str, Any], params: Params | None, headers: Headers | None
@@ -243,6 +261,16 @@ class UpstreamClient:
         request = self._client.build_request(
             "POST", path, json=dict(body), params=params, headers={**(headers or {}), "Accept": "text/event-stream"}
         )
+        async with self.guard.request(), self._streamed(request) as response:
+            events = self._events(response)
+            try:
+                yield events
+            finally:  # a reader that stops early (finish frame, error, cancellation) leaves it suspended
+                await events.aclose()
+
+    @asynccontextmanager
+    async def _streamed(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Response]:
+        """Send `request` and hand over its successful response unread; closed on leaving the block."""
         try:
             response = await self._client.send(request, stream=True)
         except (httpx2.TransportError, httpx2.TimeoutException) as exc:
@@ -251,11 +279,7 @@ class UpstreamClient:
             if not response.is_success:
                 await response.aread()
                 raise status_error(response)
-            events = self._events(response)
-            try:
-                yield events
-            finally:  # a reader that stops early (finish frame, error, cancellation) leaves it suspended
-                await events.aclose()
+            yield response
         finally:
             await response.aclose()
 
@@ -265,21 +289,12 @@ class UpstreamClient:
     ) -> AsyncGenerator[AsyncGenerator[str]]:
         """POST and read the response body as raw text pieces, as they arrive (CodeGPT's `format: "text"`)."""
         request = self._client.build_request("POST", path, json=dict(body), params=params, headers=headers)
-        try:
-            response = await self._client.send(request, stream=True)
-        except (httpx2.TransportError, httpx2.TimeoutException) as exc:
-            raise transport_error(exc, self.timeout) from None
-        try:
-            if not response.is_success:
-                await response.aread()
-                raise status_error(response)
+        async with self.guard.request(), self._streamed(request) as response:
             pieces = self._text(response)
             try:
                 yield pieces
             finally:
                 await pieces.aclose()
-        finally:
-            await response.aclose()
 
     async def _text(self, response: httpx2.Response) -> AsyncGenerator[str]:
         try:

@@ -40,6 +40,7 @@ from mcp_server.conversations import ConversationSeal
 from mcp_server.errors import CallError, Refusal
 from mcp_server.operations import Call
 from mcp_server.operations.models import AskArgs, AskResult
+from mcp_server.protection import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +86,10 @@ class ActionsFacade:
         registry: Callable[[], AgentRegistry],
         seal: ConversationSeal,
         answers: AnswerStore | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._settings = config.actions
+        self._limiter = limiter
         self._deadline = config.server.call_deadline_seconds
         self._public_url = config.server.public_url
         self._tokens = tokens
@@ -187,6 +190,11 @@ class ActionsFacade:
                 args = endpoint.operation.args.model_validate(raw)
             except ValidationError as exc:
                 raise invalid_input(exc, "body" if endpoint.method == "POST" else "query parameters") from None
+            if self._limiter is not None:
+                try:
+                    await self._limiter.check(identity.principal, identity.name)
+                except CallError as exc:
+                    raise call_failed(exc, agent.name) from None
             if endpoint is ASK:
                 return await self._ask(identity, agent, cast(AskArgs, args))
             try:
