@@ -133,6 +133,10 @@ class ServerConfig(_Strict):
     secret: SecretStr | None = None
     # Stateful Streamable HTTP sessions, and HTTP+SSE streams, one token may hold open at once.
     max_sessions_per_token: int = Field(default=100, ge=1)
+    # ...and all tokens together (each kind counted apart).
+    max_sessions: int = Field(default=10_000, ge=1)
+    # A stateful session, or an SSE stream, with no request for this long (and no call in flight) is closed.
+    session_idle_seconds: float = Field(default=1800.0, gt=0, le=7 * 86400)
     # Every token's rate limit unless its [[tokens]] entry sets one (passthrough keys and the open mode too).
     rate_limit: RateText = "60/minute"
     public_hosts: tuple[str, ...] = ()

@@ -157,6 +157,8 @@ class BridgeApp:
             stateless=config.server.stateless,
             security_settings=checked_in_front,
             max_request_body_size=config.server.max_body_bytes,
+            session_idle_timeout=config.server.session_idle_seconds,
+            max_sessions=config.server.max_sessions,
         )
         self._streamable = StreamableHTTPASGIApp(self.sessions)
         self.sse = SseSessions(
@@ -164,8 +166,9 @@ class BridgeApp:
             checked_in_front,
             config.server.max_body_bytes,
             self.tokens,
-            StreamCounter(config.server.max_sessions_per_token),
+            StreamCounter(config.server.max_sessions_per_token, config.server.max_sessions),
             relay,
+            idle_seconds=config.server.session_idle_seconds,
         )
         # The ChatGPT Actions / OpenAPI facade (`/actions/...`), only when `[actions] enabled = true`.
         self.actions = (
