@@ -33,7 +33,7 @@ from mcp_server.actions.credentials import presented_token
 from mcp_server.actions.document import AUTH_STYLES, AuthStyle, agent_document, as_openapi_30, combined_document
 from mcp_server.actions.failures import Failure, call_failed, deadline_passed, invalid_input, refused
 from mcp_server.actions.limits import CUT_MARKER, MAX_REQUEST_BYTES, cut_text, shrink
-from mcp_server.agents import EVERYTHING, Agent, AgentRegistry
+from mcp_server.agents import EVERYTHING, AccessScope, Agent, AgentRegistry
 from mcp_server.auth import Identity, TokenBook
 from mcp_server.config import BridgeConfig
 from mcp_server.conversations import ConversationSeal
@@ -141,9 +141,16 @@ class ActionsFacade:
             )
         return version.startswith("3.0"), auth if self._tokens.enabled else None
 
+    def _document_scope(self, request: Request) -> AccessScope:
+        """Whose documents: a valid token's own agents (so it cannot learn others' names by asking),
+        else every agent (the GPT editor's import sends no token)."""
+        credential = presented_token(request)
+        identity = self._tokens.identify(credential) if credential is not None and self._tokens.enabled else None
+        return identity.scope if identity is not None else EVERYTHING
+
     async def agent_document(self, request: Request) -> Response:
         agent = self._registry_now().get(request.path_params["agent"])
-        if agent is None:
+        if agent is None or not self._document_scope(request).allows_agent(agent.name):
             raise Failure(404, "No agent by that name. The list of agents is in /actions/openapi.json.")
         legacy, auth = self._document_options(request)
         document = agent_document(agent, self._server_url(request), auth)
@@ -152,7 +159,7 @@ class ActionsFacade:
     async def combined_document(self, request: Request) -> Response:
         registry = self._registry_now()
         legacy, auth = self._document_options(request)
-        agents = registry.visible(EVERYTHING)
+        agents = registry.visible(self._document_scope(request))
         document = combined_document(agents, self._server_url(request), auth)
         return JSONResponse(as_openapi_30(document) if legacy else document)
 
