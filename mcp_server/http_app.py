@@ -49,8 +49,10 @@ from mcp_server.auth import (
 from mcp_server.commands.stdio import call_settings
 from mcp_server.config import BridgeConfig
 from mcp_server.host_guard import HostOriginGuard
+from mcp_server.jsonrpc_screen import misused_id
 from mcp_server.mcp_face import AgentView, build_server
 from mcp_server.protection import RateLimit, RateLimiter
+from mcp_server.request_body import read_body, replaying
 from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
 from mcp_server.store import InProcessRateCounter
@@ -266,6 +268,13 @@ class BridgeApp:
         scope.setdefault("state", {})["agent_view"] = view
         if identity.principal != OPEN_PRINCIPAL:
             scope["user"] = identity.user()  # the session manager binds a stateful session to it
+        if request.method == "POST":
+            body, complete = await read_body(receive, self.config.server.max_body_bytes)
+            refusal = misused_id(body) if complete else None
+            if refusal is not None:
+                await JSONResponse(refusal.model_dump(mode="json", exclude_unset=True), 400)(scope, receive, send)
+                return
+            receive = replaying(body, complete, receive)
         if self.config.server.stateless:
             await cancel_on_disconnect(self._streamable, scope, receive, send)
         else:  # sessions carry notifications/cancelled to their requests themselves

@@ -56,6 +56,7 @@ from mcp_server.auth import (
 )
 from mcp_server.jsonrpc_screen import screen
 from mcp_server.mcp_face import AgentView
+from mcp_server.request_body import read_body, replaying
 from mcp_server.session_limits import StreamCounter
 from mcp_server.worker_relay import WorkerRelay, is_node_id
 
@@ -315,12 +316,12 @@ class SseSessions:
                     403, f"This SSE session belongs to another token; open your own session with GET on {stream}."
                 )
         scope.setdefault("state", {})["agent_view"] = binding.view
-        body, complete = await _read_body(receive, self._max_body_bytes)
+        body, complete = await read_body(receive, self._max_body_bytes)
         if complete and (refused := _unparsable(body)) is not None:
             await refused(scope, receive, send)
             return
         try:
-            await transport.handle_post_message(scope, _replaying(body, complete, receive), send)
+            await transport.handle_post_message(scope, replaying(body, complete, receive), send)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             # The stream ended between the lookup and the hand-over; nothing was answered yet.
             await _no_session()(scope, receive, send)
@@ -363,34 +364,6 @@ def _no_session() -> JSONResponse:
         {"error": "not_found", "message": "No such SSE session; open a new one with GET on the /sse URL."},
         status_code=404,
     )
-
-
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """The request body, up to `limit` bytes; `complete` is False when it is larger (the SDK answers 413)."""
-    body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return bytes(body), False
-        body += message.get("body", b"")
-        if len(body) > limit:
-            return bytes(body), False
-        if not message.get("more_body", False):
-            return bytes(body), True
-
-
-def _replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
-    """`receive` for the SDK: the body read so far first, then whatever is still to come."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": not complete}
-        return await receive()
-
-    return replay
 
 
 def _unparsable(body: bytes) -> JSONResponse | None:
