@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_server.actions import ActionsFacade
 from mcp_server.agents import AgentRegistry, Face, seal_for
+from mcp_server.audit import AuditLog
 from mcp_server.auth import (
     HOW_TO_PASS_A_TOKEN,
     OPEN_PRINCIPAL,
@@ -152,7 +153,8 @@ class BridgeApp:
         # it (which knows no same-origin rule) is turned off.
         checked_in_front = TransportSecuritySettings(enable_dns_rebinding_protection=False)
         limiter = rate_limiter_for(config)
-        self.server = build_server(self._resolve_view, seal_for(config), call_settings(config), limiter)
+        audit = AuditLog.to(config.server.audit_log) if config.server.audit_log else None
+        self.server = build_server(self._resolve_view, seal_for(config), call_settings(config), limiter, audit)
         self.sessions = FairSessionManager(
             max_per_principal=config.server.max_sessions_per_token,
             app=self.server,

@@ -16,6 +16,7 @@ import functools
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Final, TypeVar
@@ -30,6 +31,7 @@ from pydantic import ValidationError
 
 from mcp_server import __version__
 from mcp_server.agents import Agent, AgentView
+from mcp_server.audit import AuditLog
 from mcp_server.conversations import ConversationSeal
 from mcp_server.errors import CallError
 from mcp_server.operations import RESOURCES, TOOLS, Call, ResourceOperation, ToolOperation
@@ -121,10 +123,17 @@ def input_schema_for(tool_name: str) -> dict[str, Any] | None:
 class Runner:
     """Runs operations under the call deadline; failures become the sentence a model reads."""
 
-    def __init__(self, settings: CallSettings, seal: ConversationSeal, limiter: RateLimiter | None = None) -> None:
+    def __init__(
+        self,
+        settings: CallSettings,
+        seal: ConversationSeal,
+        limiter: RateLimiter | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
         self.settings = settings
         self.seal = seal
         self.limiter = limiter
+        self.audit = audit
         self.shelf = Shelf(DocumentCache(), PageFetcher())
 
     def call_for(self, view: AgentView, agent: Agent) -> Call:
@@ -159,6 +168,30 @@ class Runner:
         except ValidationError as exc:
             return _error_result(_argument_problem(name, exc))
         call = self.call_for(view, agent)
+        started = time.monotonic()
+        result, (outcome, status) = await self._run_tool(ctx, view, agent, op, name, call, args)
+        if self.audit is not None:
+            self.audit.record(
+                token=view.scope.label,
+                agent=agent.name,
+                tool=op.name,
+                outcome=outcome,
+                seconds=time.monotonic() - started,
+                upstream_status=status,
+            )
+        return result
+
+    async def _run_tool(
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        view: AgentView,
+        agent: Agent,
+        op: ToolOperation[Any, Any],
+        name: str,
+        call: Call,
+        args: Any,
+    ) -> tuple[types.CallToolResult, tuple[str, int | None]]:
+        """The call's result, and its outcome for the audit line (an error class name) and upstream status."""
         try:
             await self.admit(view)
             if op.streams and progress_token_from_params(ctx.params) is not None:
@@ -169,19 +202,19 @@ class Runner:
             else:
                 result = await self.within_deadline(lambda: op.run(call, args))
         except TimeoutError:
-            return _error_result(self.deadline_sentence(agent.name))
+            return _error_result(self.deadline_sentence(agent.name)), ("deadline", None)
         except CallError as exc:
             logger.info("tool %s failed: %s", name, type(exc).__name__)
-            return _error_result(exc.for_agent(agent.name))
+            return _error_result(exc.for_agent(agent.name)), (type(exc).__name__, exc.status)
         except Exception:  # a bug of ours: the model reads one sentence, the operator the traceback
             logger.exception("tool %s failed inside the bridge", name)
             return _error_result(
                 f"Agent '{agent.name}': the bridge failed while handling this call (an internal error, logged "
                 "for the operator). Retry; if it persists, tell the operator."
-            )
+            ), ("internal_error", None)
         return types.CallToolResult(
             content=[types.TextContent(text=op.render(result))], structured_content=result.model_dump(mode="json")
-        )
+        ), ("ok", None)
 
     async def call_connector(
         self, view: AgentView, op: ConnectorOperation, arguments: dict[str, Any]
@@ -266,8 +299,9 @@ def build_server(
     seal: ConversationSeal,
     settings: CallSettings | None = None,
     limiter: RateLimiter | None = None,
+    audit: AuditLog | None = None,
 ) -> Server[Any]:
-    runner = Runner(settings or CallSettings(), seal, limiter)
+    runner = Runner(settings or CallSettings(), seal, limiter, audit)
 
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
