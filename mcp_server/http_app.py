@@ -270,6 +270,10 @@ class BridgeApp:
         scope.setdefault("state", {})["agent_view"] = view
         if identity.principal != OPEN_PRINCIPAL:
             scope["user"] = identity.user()  # the session manager binds a stateful session to it
+        if request.method == "GET" and "last-event-id" in request.headers:
+            # No event store: nothing to replay. The SDK would answer nothing at all (a 500 from
+            # uvicorn); without the header the client gets a new stream, which is all there is.
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"last-event-id"]
         if request.method == "POST":
             body, complete = await read_body(receive, self.config.server.max_body_bytes)
             refusal = misused_id(body) if complete else None

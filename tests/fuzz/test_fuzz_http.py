@@ -102,13 +102,20 @@ async def test_streamable_http_answers_every_generated_request_without_a_server_
         headers.update(extra)
         if method == "GET":  # may open an event stream that stays open: the status and headers decide
             with http.stream(method, path, headers=headers) as stream:
-                assert stream.status_code < 500, stream.status_code
+                assert stream.status_code < 500, (stream.status_code, headers)
                 assert_no_secret(str(stream.headers))
             return
         _check(http.request(method, path, content=body, headers=headers))
 
     run()
     await _still_answers(fuzz_bridge)
+
+
+def test_a_stream_resumed_with_last_event_id_gets_a_new_stream(http: httpx2.Client) -> None:
+    # Found by the long profile: the SDK answered nothing (500) for a GET with Last-Event-ID and no event store.
+    headers = {"Accept": "text/event-stream", "MCP-Protocol-Version": "2025-11-25", "Last-Event-ID": "x"}
+    with http.stream("GET", "/mcp", headers=headers) as stream:
+        assert stream.status_code == 200 and stream.headers["content-type"].startswith("text/event-stream")
 
 
 @pytest.mark.anyio
