@@ -21,17 +21,35 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mcp_server.backends import KINDS, BackendConfig, with_default_kind
 from mcp_server.backends.gizmo import parse_gpt
 from mcp_server.errors import ConfigError
 from mcp_server.operations import TOOL_NAMES, tools_for
+from mcp_server.protection import RateLimit
 
 AGENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,47}$"
 DEFAULT_CUSTOMGPT_URL = "https://app.customgpt.ai"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _readable_rate(value: str) -> str:
+    RateLimit.parse(value)  # raises ValueError saying how to write a rate
+    return value
+
+
+RateText = Annotated[str, AfterValidator(_readable_rate)]
 
 
 class _Strict(BaseModel):
@@ -110,6 +128,9 @@ class TokenConfig(_Strict):
     # "agent_config": the settings resource also shows the operator's system prompt and upstream agent ids.
     # "metrics": the token may read /metrics (a scraper's token may have `agents = []`).
     scopes: tuple[Literal["agent_config", "metrics"], ...] = ()
+    # Tool calls and resource reads this token may make: "60/minute" (second, minute, hour, day) or "off";
+    # default: server.rate_limit.
+    rate_limit: RateText | None = None
 
 
 class ServerConfig(_Strict):
@@ -122,6 +143,12 @@ class ServerConfig(_Strict):
     secret: SecretStr | None = None
     # Stateful Streamable HTTP sessions, and HTTP+SSE streams, one token may hold open at once.
     max_sessions_per_token: int = Field(default=100, ge=1)
+    # ...and all tokens together (each kind counted apart).
+    max_sessions: int = Field(default=10_000, ge=1)
+    # A stateful session, or an SSE stream, with no request for this long (and no call in flight) is closed.
+    session_idle_seconds: float = Field(default=1800.0, gt=0, le=7 * 86400)
+    # Every token's rate limit unless its [[tokens]] entry sets one (passthrough keys and the open mode too).
+    rate_limit: RateText = "60/minute"
     public_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
@@ -132,6 +159,8 @@ class ServerConfig(_Strict):
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
+    # An audit line (JSON) per tool call: a file path, or "logger:<name>" for a Python logger. Off when unset.
+    audit_log: str | None = None
     # The bridge's URL as its clients reach it (e.g. behind a proxy): `https://bridge.example.com`.
     public_url: str | None = None
     # Also serve /metrics, with no token, on this port of metrics_host (for scrapers in a private network).

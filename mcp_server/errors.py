@@ -11,6 +11,7 @@ Every error knows the sentence a user (or the model reading a tool result) shoul
     └── CallError                   a tool call or resource read that fails in a way the model can act on
         ├── NotFoundError           a conversation, page or id that does not exist for this caller
         ├── StoreUnavailableError   the shared store (`[store] url`, Valkey/Redis) did not answer; 503
+        ├── RateLimitedError        the caller's token is over its rate limit; carries `retry_after`
         └── UpstreamError           the agent's REST API did not give a usable answer
             ├── UpstreamAuthError       401/403: the upstream key is wrong or lacks access
             ├── UpstreamNotFoundError   404: the project, conversation or citation does not exist
@@ -19,7 +20,9 @@ Every error knows the sentence a user (or the model reading a tool result) shoul
             ├── UpstreamTimeoutError    no answer before the deadline
             ├── UpstreamConnectionError the connection failed or dropped mid-response
             ├── UpstreamProtocolError   a body that is not what the API promises (malformed JSON, cut stream)
-            └── UpstreamPathError       a request that would leave the agent's part of the upstream API (never sent)
+            ├── UpstreamPathError       a request that would leave the agent's part of the upstream API (never sent)
+            ├── UpstreamBusyError       too many requests already waiting for this backend (never sent)
+            └── CircuitOpenError        the backend failed repeatedly; not tried until `retry_after` (never sent)
 """
 
 from __future__ import annotations
@@ -66,6 +69,14 @@ class StoreUnavailableError(CallError):
         super().__init__(message, status=503)
 
 
+class RateLimitedError(CallError):
+    """The caller's token used up its rate limit (`[[tokens]] rate_limit`); nothing was sent upstream."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, status=429)
+        self.retry_after = retry_after
+
+
 class UpstreamError(CallError):
     """The agent's REST API failed."""
 
@@ -104,3 +115,19 @@ class UpstreamProtocolError(UpstreamError):
 
 class UpstreamPathError(UpstreamError):
     """A request path outside the agent's prefix was refused before anything was sent."""
+
+
+class UpstreamBusyError(UpstreamError):
+    """Every upstream slot of the backend stayed taken for the queue timeout; nothing was sent."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, status=503)
+        self.retry_after = retry_after
+
+
+class CircuitOpenError(UpstreamError):
+    """The backend's circuit breaker is open after repeated failures; nothing was sent."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, status=503)
+        self.retry_after = retry_after

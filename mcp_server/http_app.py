@@ -38,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_server.actions import ActionsFacade
 from mcp_server.agents import EVERYTHING, AgentRegistry, Face, seal_for
+from mcp_server.audit import AuditLog
 from mcp_server.auth import (
     HOW_TO_PASS_A_TOKEN,
     OPEN_PRINCIPAL,
@@ -53,6 +54,7 @@ from mcp_server.commands.stdio import call_settings
 from mcp_server.config import BridgeConfig
 from mcp_server.connect_page import ConnectPage
 from mcp_server.host_guard import HostOriginGuard
+from mcp_server.jsonrpc_screen import misused_id
 from mcp_server.list_changes import ListChanges
 from mcp_server.live_config import LiveAgents
 from mcp_server.mcp_face import AgentView, build_server
@@ -61,8 +63,11 @@ from mcp_server.oauth.built_in import BuiltInOAuth
 from mcp_server.oauth.challenge import OAuthRefusal
 from mcp_server.oauth.protected_resource import SIGN_IN_HINT, ProtectedResource
 from mcp_server.oauth.scopes import ALL_AGENTS, agent_scope
+from mcp_server.protection import RateLimit, RateLimiter
+from mcp_server.request_body import read_body, replaying
 from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
+from mcp_server.store import InProcessRateCounter
 from mcp_server.telemetry import json_logs, tracing
 from mcp_server.telemetry.metrics import CONTENT_TYPE, REFUSALS, exposition, retire_from_multiprocess_metrics
 from mcp_server.worker_relay import WorkerRelay
@@ -177,6 +182,12 @@ ConfigLoader = Callable[[], BridgeConfig]
 """Reads the configuration again, as `serve` first read it (a reload)."""
 
 
+def rate_limiter_for(config: BridgeConfig) -> RateLimiter:
+    """Each token's rate limit (its own, else server.rate_limit), counted in this process."""
+    limits = {f"token:{t.name}": RateLimit.parse(t.rate_limit) for t in config.tokens if t.rate_limit is not None}
+    return RateLimiter(InProcessRateCounter(), RateLimit.parse(config.server.rate_limit), limits)
+
+
 class BridgeApp:
     def __init__(
         self,
@@ -205,13 +216,19 @@ class BridgeApp:
         # HostOriginGuard checks Host and Origin in front of every route; the SDK's own check behind
         # it (which knows no same-origin rule) is turned off.
         checked_in_front = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-        self.server = build_server(self._resolve_view, seal_for(config), call_settings(config), self.changes)
+        limiter = rate_limiter_for(config)
+        audit = AuditLog.to(config.server.audit_log) if config.server.audit_log else None
+        self.server = build_server(
+            self._resolve_view, seal_for(config), call_settings(config), self.changes, limiter, audit
+        )
         self.sessions = FairSessionManager(
             max_per_principal=config.server.max_sessions_per_token,
             app=self.server,
             stateless=config.server.stateless,
             security_settings=checked_in_front,
             max_request_body_size=config.server.max_body_bytes,
+            session_idle_timeout=config.server.session_idle_seconds,
+            max_sessions=config.server.max_sessions,
         )
         self._streamable = StreamableHTTPASGIApp(self.sessions)
         self.sse = SseSessions(
@@ -219,10 +236,11 @@ class BridgeApp:
             checked_in_front,
             config.server.max_body_bytes,
             self.tokens,
-            StreamCounter(config.server.max_sessions_per_token),
+            StreamCounter(config.server.max_sessions_per_token, config.server.max_sessions),
             relay,
             config.server.node_id,
             self._oauth_principal if self.oauth is not None else None,
+            idle_seconds=config.server.session_idle_seconds,
         )
         # The ChatGPT Actions / OpenAPI facade (`/actions/...`), only when `[actions] enabled = true`.
         self.actions = (
@@ -232,6 +250,7 @@ class BridgeApp:
                 self._registry,
                 seal_for(config),
                 authenticate=self._authenticate if self.oauth is not None else None,
+                limiter=limiter,
             )
             if config.actions.enabled
             else None
@@ -387,6 +406,17 @@ class BridgeApp:
         scope.setdefault("state", {})["agent_view"] = view
         if identity.principal != OPEN_PRINCIPAL:
             scope["user"] = identity.user()  # the session manager binds a stateful session to it
+        if request.method == "GET" and "last-event-id" in request.headers:
+            # No event store: nothing to replay. The SDK would answer nothing at all (a 500 from
+            # uvicorn); without the header the client gets a new stream, which is all there is.
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"last-event-id"]
+        if request.method == "POST":
+            body, complete = await read_body(receive, self.config.server.max_body_bytes)
+            refusal = misused_id(body) if complete else None
+            if refusal is not None:
+                await JSONResponse(refusal.model_dump(mode="json", exclude_unset=True), 400)(scope, receive, send)
+                return
+            receive = replaying(body, complete, receive)
         if self.config.server.stateless:
             await cancel_on_disconnect(self._streamable, scope, receive, send)
         else:  # sessions carry notifications/cancelled to their requests themselves

@@ -8,11 +8,14 @@ notification and gets no answer either. JSON-RPC 2.0 wants an error for each: -3
 not JSON, -32600 when it is not a valid request, with the request's id when it can be read, else null.
 
 `screen` is that check, shared by the transports whose reading loop we own (stdio, the SSE message POST).
+`misused_id` is its cheap part for Streamable HTTP, where the SDK parses the body itself: a request
+whose `id` is not an id (it would be taken as a notification and answered 202).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Final, cast
 
 from mcp import types
@@ -21,6 +24,7 @@ from pydantic import ValidationError
 PARSE_ERROR: Final = -32700
 INVALID_REQUEST: Final = -32600
 BYTE_ORDER_MARK: Final = "\ufeff"
+NOT_AN_ID: Final = "Invalid Request: the id must be a string or an integer (leave it out for a notification)."
 
 
 def _error(request_id: str | int | None, code: int, message: str) -> types.JSONRPCError:
@@ -28,10 +32,21 @@ def _error(request_id: str | int | None, code: int, message: str) -> types.JSONR
 
 
 def _readable_id(value: object) -> str | int | None:
-    """The id to answer with: a string or an integer (not a boolean); anything else answers with null."""
-    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+    """The id to answer with: a string (one UTF-8 can carry: no lone surrogate) or an integer (not a
+    boolean); anything else answers with null."""
+    if isinstance(value, str):
+        return value if _encodable(value) else None
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def screen(text: str | bytes) -> types.JSONRPCError | None:
@@ -41,11 +56,7 @@ def screen(text: str | bytes) -> types.JSONRPCError | None:
     except ValidationError:
         return _refusal(text)
     if isinstance(message, types.JSONRPCNotification) and _has_id(text):
-        return _error(
-            None,
-            INVALID_REQUEST,
-            "Invalid Request: the id must be a string or an integer (leave it out for a notification).",
-        )
+        return _error(None, INVALID_REQUEST, NOT_AN_ID)
     return None
 
 
@@ -79,4 +90,28 @@ def _refusal(text: str | bytes) -> types.JSONRPCError:
         INVALID_REQUEST,
         "Invalid Request: the message is not a JSON-RPC 2.0 request, notification or response this server can "
         "read (check the jsonrpc, id and method fields, lone surrogate escapes, nesting depth and number sizes).",
+    )
+
+
+# An `"id":` followed by anything but a string or an integer; found by a scan, confirmed by a parse.
+_SUSPECT_ID: Final = re.compile(rb'"id"\s*:\s*(?!["\s]|-?[0-9]+\s*[,}])')
+
+
+def misused_id(body: bytes) -> types.JSONRPCError | None:
+    """The -32600 error for a request (it has a `method`) whose `id` is present but not an id."""
+    if not _SUSPECT_ID.search(body):
+        return None
+    try:
+        value: Any = json.loads(body, parse_int=_bounded_int)
+    except (ValueError, RecursionError):
+        return None  # the SDK answers what is not JSON
+    if not isinstance(value, dict):
+        return None
+    message = cast(dict[str, Any], value)
+    if "method" not in message or "id" not in message or _readable_id(message["id"]) is not None:
+        return None
+    return _error(
+        None,
+        INVALID_REQUEST,
+        "Invalid Request: the id must be a string or an integer (leave it out for a notification).",
     )

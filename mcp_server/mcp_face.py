@@ -18,6 +18,7 @@ import functools
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Final, TypeVar
@@ -35,6 +36,7 @@ from pydantic import ValidationError
 
 from mcp_server import __version__
 from mcp_server.agents import Agent, AgentView
+from mcp_server.audit import AuditLog
 from mcp_server.conversations import ConversationSeal
 from mcp_server.errors import CallError
 from mcp_server.list_changes import ListChanges
@@ -45,6 +47,7 @@ from mcp_server.operations.models import Link
 from mcp_server.operations.prompts import PROMPTS, PromptOperation, PromptOut
 from mcp_server.page_fetcher import PageFetcher
 from mcp_server.progress import ProgressRelay
+from mcp_server.protection import RateLimiter
 from mcp_server.research_cache import DocumentCache
 from mcp_server.source_catalog import SourceCatalog
 from mcp_server.telemetry.mcp_metrics import OperationMetrics, note_operation
@@ -156,14 +159,27 @@ def resource_link(link: Link) -> types.ResourceLink:
 class Runner:
     """Runs operations under the call deadline; failures become the sentence a model reads."""
 
-    def __init__(self, settings: CallSettings, seal: ConversationSeal) -> None:
+    def __init__(
+        self,
+        settings: CallSettings,
+        seal: ConversationSeal,
+        limiter: RateLimiter | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
         self.settings = settings
         self.seal = seal
+        self.limiter = limiter
+        self.audit = audit
         self.shelf = Shelf(DocumentCache(), PageFetcher())
         self.catalog = SourceCatalog()
 
     def call_for(self, view: AgentView, agent: Agent) -> Call:
         return Call(agent.name, agent.backend, view.principal, self.seal, reveals_config=view.scope.reveals_config)
+
+    async def admit(self, view: AgentView) -> None:
+        """Count the call against the caller's rate limit (`RateLimitedError` when over it)."""
+        if self.limiter is not None:
+            await self.limiter.check(view.principal, view.scope.label)
 
     async def within_deadline(self, work: Callable[[], Awaitable[T]]) -> T:
         with anyio.fail_after(self.settings.deadline_seconds):
@@ -190,7 +206,32 @@ class Runner:
         except ValidationError as exc:
             return _error_result(_argument_problem(name, exc))
         call = self.call_for(view, agent)
+        started = time.monotonic()
+        result, (outcome, status) = await self._run_tool(ctx, view, agent, op, name, call, args)
+        if self.audit is not None:
+            self.audit.record(
+                token=view.scope.label,
+                agent=agent.name,
+                tool=op.name,
+                outcome=outcome,
+                seconds=time.monotonic() - started,
+                upstream_status=status,
+            )
+        return result
+
+    async def _run_tool(
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        view: AgentView,
+        agent: Agent,
+        op: ToolOperation[Any, Any],
+        name: str,
+        call: Call,
+        args: Any,
+    ) -> tuple[types.CallToolResult, tuple[str, int | None]]:
+        """The call's result, and its outcome for the audit line (an error class name) and upstream status."""
         try:
+            await self.admit(view)
             if op.streams and progress_token_from_params(ctx.params) is not None:
                 relay = ProgressRelay(ctx.session.report_progress, keepalive=self.settings.keepalive_seconds)
                 result = await self.within_deadline(
@@ -199,21 +240,21 @@ class Runner:
             else:
                 result = await self.within_deadline(lambda: op.run(call, args))
         except TimeoutError:
-            return _error_result(self.deadline_sentence(agent.name))
+            return _error_result(self.deadline_sentence(agent.name)), ("deadline", None)
         except CallError as exc:
             logger.info("tool %s failed: %s", name, type(exc).__name__)
-            return _error_result(exc.for_agent(agent.name))
+            return _error_result(exc.for_agent(agent.name)), (type(exc).__name__, exc.status)
         except Exception:  # a bug of ours: the model reads one sentence, the operator the traceback
             logger.exception("tool %s failed inside the bridge", name)
             return _error_result(
                 f"Agent '{agent.name}': the bridge failed while handling this call (an internal error, logged "
                 "for the operator). Retry; if it persists, tell the operator."
-            )
+            ), ("internal_error", None)
         links = [resource_link(link) for link in op.links(agent.name, result)] if op.links else []
         return types.CallToolResult(
             content=[types.TextContent(text=op.render(result)), *links],
             structured_content=result.model_dump(mode="json"),
-        )
+        ), ("ok", None)
 
     async def call_connector(
         self, view: AgentView, op: ConnectorOperation, arguments: dict[str, Any]
@@ -227,6 +268,7 @@ class Runner:
             AgentCall(self.call_for(view, a), a.title, a.page_hosts) for a in view.agents if view.allows(a, "ask")
         ]
         try:
+            await self.admit(view)
             value = await self.within_deadline(lambda: op.run(agents, args, self.shelf))
         except TimeoutError:
             return _error_result(self.deadline_sentence(", ".join(a.call.agent for a in agents)))
@@ -249,6 +291,7 @@ class Runner:
         except ValidationError as exc:
             raise MCPError(types.INVALID_PARAMS, _argument_problem(name, exc)) from None
         try:
+            await self.admit(view)  # the ask prompt spends an upstream query like the tool: same rate limit
             out = await self.within_deadline(lambda: op.get(self.lookup(view, agent), args))
         except TimeoutError:
             raise MCPError(types.INTERNAL_ERROR, self.deadline_sentence(agent.name)) from None
@@ -276,6 +319,7 @@ class Runner:
         note_operation(op.name, agent.name)
         variables = {k: v for k, v in match.groupdict().items() if v is not None and not _OPERATION_GROUP.fullmatch(k)}
         try:
+            await self.admit(view)
             value = await self.within_deadline(lambda: op.read(self.call_for(view, agent), variables))
         except TimeoutError:
             raise MCPError(types.INTERNAL_ERROR, self.deadline_sentence(agent.name)) from None
@@ -413,9 +457,11 @@ def build_server(
     seal: ConversationSeal,
     settings: CallSettings | None = None,
     changes: ListChanges | None = None,
+    limiter: RateLimiter | None = None,
+    audit: AuditLog | None = None,
 ) -> Server[Any]:
     """The MCP server. With `changes`, it tells clients when the agent list changes (`changes.announce`)."""
-    runner = Runner(settings or CallSettings(), seal)
+    runner = Runner(settings or CallSettings(), seal, limiter, audit)
 
     def seen(ctx: ServerRequestContext[Any, Any]) -> None:
         if changes is not None:

@@ -4,7 +4,9 @@ The SDK caps stateful sessions for the whole process (10,000), so one token coul
 lock every other caller out until they idle away. Here each principal (token, passthrough key) may
 hold at most `server.max_sessions_per_token` sessions of each kind; one more is refused with 429 and
 a sentence that says how to free one. The open no-token mode has a single principal and keeps only
-the process-wide cap.
+the process-wide cap, `server.max_sessions` of each kind: one more is refused with 503, saying so.
+Idle sessions expire after `server.session_idle_seconds` (the SDK's idle timeout for stateful
+Streamable HTTP sessions; `sse_transport` for SSE streams).
 """
 
 from __future__ import annotations
@@ -26,6 +28,14 @@ def _too_many(identity: Identity, limit: int, what: str, remedy: str) -> Refusal
     return Refusal(429, f"Token '{identity.name}' already holds {limit} open {what}, the most one token may; {remedy}")
 
 
+def _full(limit: int, what: str) -> Refusal:
+    return Refusal(
+        503,
+        f"The bridge already holds {limit} open {what}, the most it keeps at once (server.max_sessions); retry "
+        "in a minute, once idle ones have expired.",
+    )
+
+
 class FairSessionManager(StreamableHTTPSessionManager):
     """The SDK's session manager with a per-principal cap on stateful sessions."""
 
@@ -38,7 +48,10 @@ class FairSessionManager(StreamableHTTPSessionManager):
         return sum(1 for owner in self._session_owners.values() if owner["client_id"] == principal)
 
     def admit(self, identity: Identity) -> None:
-        """Refuse (429) a new session for a principal that holds the most it may."""
+        """Refuse (429) a new session for a principal that holds the most it may, (503) any new one
+        when the process holds the most in all."""
+        if self.max_sessions is not None and len(self._server_instances) >= self.max_sessions:
+            raise _full(self.max_sessions, "sessions")
         if identity.principal != OPEN_PRINCIPAL and self._held_by(identity.principal) >= self.max_per_principal:
             raise _too_many(
                 identity,
@@ -62,22 +75,28 @@ class FairSessionManager(StreamableHTTPSessionManager):
 
 
 class StreamCounter:
-    """Open HTTP+SSE streams per principal."""
+    """Open HTTP+SSE streams per principal, and in all."""
 
-    def __init__(self, max_per_principal: int) -> None:
+    def __init__(self, max_per_principal: int, max_total: int | None = None) -> None:
         self.max_per_principal = max_per_principal
+        self.max_total = max_total
         self._open: Counter[str] = Counter()
+        self._total = 0
 
     @contextmanager
     def holding(self, identity: Identity) -> Generator[None]:
         """Count one open stream for the caller for the duration of the block, or refuse with 429."""
         principal = identity.principal
+        if self.max_total is not None and self._total >= self.max_total:
+            raise _full(self.max_total, "SSE streams")
         if principal != OPEN_PRINCIPAL and self._open[principal] >= self.max_per_principal:
             raise _too_many(identity, self.max_per_principal, "SSE streams", "close one before opening another.")
         self._open[principal] += 1
+        self._total += 1
         try:
             yield
         finally:
+            self._total -= 1
             self._open[principal] -= 1
             if not self._open[principal]:
                 del self._open[principal]

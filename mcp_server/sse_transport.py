@@ -10,6 +10,9 @@ credential stays where the client put it, and reaches only the client that prese
 Each stream path (`/sse`, `/agents/{agent}/sse`, `/projects/{id}/sse`) gets its own SDK transport and
 messages path next to it, so a session id is only ever accepted on the messages path of its stream.
 
+Idle streams: a stream that has had no message and no call in flight for `server.session_idle_seconds`
+ends (its session id is then unknown: 404), so abandoned streams do not stay open forever.
+
 Shutdown: on SIGTERM/SIGINT (`closing_idle_streams_on_signal`) every stream with no call in flight
 ends at once, so idle clients do not hold the server's graceful shutdown; a stream still owing the
 answer to a call ends as soon as it has sent it (uvicorn's `server.shutdown_grace_seconds` bounds
@@ -53,6 +56,7 @@ from mcp_server.auth import (
 )
 from mcp_server.jsonrpc_screen import screen
 from mcp_server.mcp_face import AgentView
+from mcp_server.request_body import read_body, replaying
 from mcp_server.session_limits import StreamCounter
 from mcp_server.telemetry.sessions import SessionClock
 from mcp_server.worker_relay import WorkerRelay, is_node_id
@@ -74,6 +78,19 @@ class _LiveStream:
     scope: anyio.CancelScope
     calls: set[types.RequestId] = field(default_factory=set[types.RequestId])
     closing: bool = False
+    last_active: float = field(default_factory=anyio.current_time)
+    expired: bool = False
+
+    async def expire_when_idle(self, idle_seconds: float) -> None:
+        """End the stream once it has had no message and no call in flight for `idle_seconds`."""
+        while True:
+            await anyio.sleep(max(0.0, self.last_active + idle_seconds - anyio.current_time()))
+            if not self.calls and anyio.current_time() - self.last_active >= idle_seconds:
+                self.expired = True
+                self.scope.cancel()
+                return
+            if self.calls:  # a call in flight keeps it alive; look again an idle period after now
+                self.last_active = anyio.current_time()
 
     def close_when_idle(self) -> None:
         self.closing = True
@@ -81,6 +98,7 @@ class _LiveStream:
             self.scope.cancel()
 
     def received(self, item: SessionMessage | Exception) -> None:
+        self.last_active = anyio.current_time()
         if not isinstance(item, SessionMessage):
             return
         message = item.message
@@ -92,6 +110,7 @@ class _LiveStream:
                 self.answered(request_id)
 
     def answered(self, request_id: types.RequestId | None) -> None:
+        self.last_active = anyio.current_time()
         if request_id is not None:
             self.calls.discard(request_id)
         if self.closing and not self.calls:
@@ -176,9 +195,12 @@ class SseSessions:
         relay: WorkerRelay | None = None,
         replica: str | None = None,
         oauth_principal: Callable[[Request], Awaitable[str]] | None = None,
+        *,
+        idle_seconds: float | None = None,
     ) -> None:
         self._server = server
         self._replica = replica  # `server.node_id`: named in each stream's messages path
+        self._idle_seconds = idle_seconds  # None: streams never expire while open
         self._security = security
         self._max_body_bytes = max_body_bytes
         self._tokens = tokens
@@ -239,17 +261,27 @@ class SseSessions:
                 if self._closing:
                     live.close_when_idle()
                 with live.scope:
-                    await self._server.run(
-                        _TrackedReader(read_stream, live),
-                        _TrackedWriter(write_stream, live),
-                        self._server.create_initialization_options(),
-                    )
+                    async with anyio.create_task_group() as watch:
+                        if self._idle_seconds is not None:
+                            watch.start_soon(live.expire_when_idle, self._idle_seconds)
+                        await self._server.run(
+                            _TrackedReader(read_stream, live),
+                            _TrackedWriter(write_stream, live),
+                            self._server.create_initialization_options(),
+                        )
+                        watch.cancel_scope.cancel()
                 # Closing the write side ends the event stream cleanly (after anything already sent)
                 # when the run was cut short by shutdown; otherwise it is closed already.
                 await write_stream.aclose()
                 if live.closing:
                     # The session id is redacted to session#<hash> by the log filter.
                     logger.info("SSE stream %s closed for shutdown", session[0] if session else "(unbound)")
+                elif live.expired:
+                    logger.info(
+                        "SSE stream %s closed after %g s idle",
+                        session[0] if session else "(unbound)",
+                        self._idle_seconds,
+                    )
         finally:
             self._live.discard(live)
             if session:
@@ -299,12 +331,12 @@ class SseSessions:
                     403, f"This SSE session belongs to another token; open your own session with GET on {stream}."
                 )
         scope.setdefault("state", {})["agent_view"] = binding.view
-        body, complete = await _read_body(receive, self._max_body_bytes)
+        body, complete = await read_body(receive, self._max_body_bytes)
         if complete and (refused := _unparsable(body)) is not None:
             await refused(scope, receive, send)
             return
         try:
-            await transport.handle_post_message(scope, _replaying(body, complete, receive), send)
+            await transport.handle_post_message(scope, replaying(body, complete, receive), send)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             # The stream ended between the lookup and the hand-over; nothing was answered yet.
             await _no_session()(scope, receive, send)
@@ -368,34 +400,6 @@ def _misrouted(wanted: str, here: str | None) -> JSONResponse:
         },
         status_code=404,
     )
-
-
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """The request body, up to `limit` bytes; `complete` is False when it is larger (the SDK answers 413)."""
-    body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return bytes(body), False
-        body += message.get("body", b"")
-        if len(body) > limit:
-            return bytes(body), False
-        if not message.get("more_body", False):
-            return bytes(body), True
-
-
-def _replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
-    """`receive` for the SDK: the body read so far first, then whatever is still to come."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": not complete}
-        return await receive()
-
-    return replay
 
 
 def _unparsable(body: bytes) -> JSONResponse | None:

@@ -6,7 +6,9 @@ Failures become `UpstreamError`s whose message names the cause and the remedy. T
   (uvicorn, nginx defaults): reusing a half-closed connection fails with a read error.
 * A request that may have reached the upstream is retried only when it is idempotent (GET). A
   POST (a CustomGPT message costs a query credit) is retried only when it never left: the
-  connection could not be opened.
+  connection could not be opened. A GET refused with 429 is retried after the upstream's
+  `Retry-After` when that is at most `MAX_HONOURED_RETRY_AFTER` seconds; a POST never is.
+* Every request passes the backend's `BackendGuard` (concurrency bound, circuit breaker).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from mcp_server.errors import (
     UpstreamServerError,
     UpstreamTimeoutError,
 )
+from mcp_server.protection import BackendGuard
 from mcp_server.telemetry.upstream import UpstreamExchange
 
 logger = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ KEEPALIVE_EXPIRY_SECONDS: Final = 4.0
 GET_ATTEMPTS: Final = 3
 RETRY_BACKOFF_SECONDS: Final = 0.2
 RETRYABLE_STATUS: Final = frozenset({502, 503, 504})
+MAX_HONOURED_RETRY_AFTER: Final = 10.0
 _NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 
 Params = Mapping[str, str | int | float | bool]
@@ -168,9 +172,13 @@ class UpstreamClient:
         transport: httpx2.AsyncBaseTransport | None = None,
         headers: Headers | None = None,
         backend: str = "upstream",
+        guard: BackendGuard | None = None,
     ) -> None:
         self.timeout = timeout
         self.backend = backend  # the `[backends.*]` name: the label of this pool's metrics and spans
+        self.guard = guard or BackendGuard(
+            base_url, max_concurrent=max_connections, queue_timeout=timeout, failure_threshold=0, open_seconds=1.0
+        )
         self._client = httpx2.AsyncClient(
             base_url=base_url,
             headers={
@@ -200,6 +208,10 @@ class UpstreamClient:
         return UpstreamExchange(self.backend, method, self._client.base_url, path)
 
     async def get_json(self, path: str, params: Params | None = None, headers: Headers | None = None) -> Any:
+        async with self.guard.request():
+            return await self._get_json(path, params, headers)
+
+    async def _get_json(self, path: str, params: Params | None, headers: Headers | None) -> Any:
         with self._exchange("GET", path) as exchange:
             for attempt in range(1, GET_ATTEMPTS + 1):
                 exchange.retries = attempt - 1
@@ -216,6 +228,11 @@ class UpstreamClient:
                 if response.status_code in RETRYABLE_STATUS and attempt < GET_ATTEMPTS:
                     await anyio.sleep(min(_retry_after(response) or 0.0, 2.0) + RETRY_BACKOFF_SECONDS * attempt)
                     continue
+                wait = _retry_after(response) if response.status_code == 429 else None
+                if wait is not None and wait <= MAX_HONOURED_RETRY_AFTER and attempt < GET_ATTEMPTS:
+                    logger.debug("GET refused with 429; retrying after %g s as the upstream asks", wait)
+                    await anyio.sleep(wait)
+                    continue
                 exchange.answered(response.status_code, attempt - 1)
                 if response.is_success:
                     return _json(response)
@@ -225,9 +242,10 @@ class UpstreamClient:
     async def post_json(
         self, path: str, body: Mapping[str, Any], params: Params | None = None, headers: Headers | None = None
     ) -> Any:
-        with self._exchange("POST", path) as exchange:
-            response = await self._send_once("POST", path, body, params, headers, exchange)
-            exchange.answered(response.status_code, exchange.retries)
+        async with self.guard.request():
+            with self._exchange("POST", path) as exchange:
+                response = await self._send_once("POST", path, body, params, headers, exchange)
+                exchange.answered(response.status_code, exchange.retries)
             if response.is_success:
                 return _json(response)
             raise status_error(response)
@@ -261,23 +279,12 @@ class UpstreamClient:
         request = self._client.build_request(
             "POST", path, json=dict(body), params=params, headers={**(headers or {}), "Accept": "text/event-stream"}
         )
-        with self._exchange("POST", path) as exchange:
+        async with self.guard.request(), self._streamed("POST", path, request) as response:
+            events = self._events(response)
             try:
-                response = await self._client.send(request, stream=True)
-            except (httpx2.TransportError, httpx2.TimeoutException) as exc:
-                raise transport_error(exc, self.timeout) from None
-            exchange.answered(response.status_code)
-            try:
-                if not response.is_success:
-                    await response.aread()
-                    raise status_error(response)
-                events = self._events(response)
-                try:
-                    yield events
-                finally:  # a reader that stops early (finish frame, error, cancellation) leaves it suspended
-                    await events.aclose()
-            finally:
-                await response.aclose()
+                yield events
+            finally:  # a reader that stops early (finish frame, error, cancellation) leaves it suspended
+                await events.aclose()
 
     @asynccontextmanager
     async def stream_text(
@@ -285,7 +292,17 @@ class UpstreamClient:
     ) -> AsyncGenerator[AsyncGenerator[str]]:
         """POST and read the response body as raw text pieces, as they arrive (CodeGPT's `format: "text"`)."""
         request = self._client.build_request("POST", path, json=dict(body), params=params, headers=headers)
-        with self._exchange("POST", path) as exchange:
+        async with self.guard.request(), self._streamed("POST", path, request) as response:
+            pieces = self._text(response)
+            try:
+                yield pieces
+            finally:
+                await pieces.aclose()
+
+    @asynccontextmanager
+    async def _streamed(self, method: str, path: str, request: httpx2.Request) -> AsyncGenerator[httpx2.Response]:
+        """Send `request` and hand over its successful response unread; closed on leaving the block."""
+        with self._exchange(method, path) as exchange:
             try:
                 response = await self._client.send(request, stream=True)
             except (httpx2.TransportError, httpx2.TimeoutException) as exc:
@@ -295,11 +312,7 @@ class UpstreamClient:
                 if not response.is_success:
                     await response.aread()
                     raise status_error(response)
-                pieces = self._text(response)
-                try:
-                    yield pieces
-                finally:
-                    await pieces.aclose()
+                yield response
             finally:
                 await response.aclose()
 

@@ -4,8 +4,12 @@ from collections.abc import Generator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.support.sandbox_process import SandboxProcess, running_sandbox
+
+# `--hypothesis-profile=long`: the fuzz suite's long run (tests/fuzz/budget.py), 10,000 cases per transport.
+settings.register_profile("long", max_examples=10_000, deadline=None)
 
 SECOND_CORPUS = {
     "leave-policy.md": "# Leave policy\n\nEmployees get 25 days of paid leave a year; unused days expire in March.\n",

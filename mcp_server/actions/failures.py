@@ -12,10 +12,13 @@ from starlette.responses import JSONResponse
 
 from mcp_server.errors import (
     CallError,
+    CircuitOpenError,
     NotFoundError,
+    RateLimitedError,
     Refusal,
     StoreUnavailableError,
     UpstreamAuthError,
+    UpstreamBusyError,
     UpstreamConnectionError,
     UpstreamNotFoundError,
     UpstreamRateLimitError,
@@ -79,6 +82,10 @@ def refused(refusal: Refusal) -> Failure:
 def call_failed(exc: CallError, agent: str) -> Failure:
     """The status an upstream (or bridge-side) call failure answers with."""
     message = exc.for_agent(agent)
+    if isinstance(exc, RateLimitedError):
+        return Failure(429, message, "rate_limited", retry_after=exc.retry_after)
+    if isinstance(exc, CircuitOpenError | UpstreamBusyError):
+        return Failure(503, message, "upstream_unavailable", retry_after=exc.retry_after)
     if isinstance(exc, UpstreamRateLimitError):
         wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER_SECONDS
         return Failure(429, message, "upstream_rate_limited", retry_after=wait)

@@ -41,13 +41,14 @@ from mcp_server.actions.failures import (
 )
 from mcp_server.actions.limits import CUT_MARKER, MAX_REQUEST_BYTES, cut_text, shrink
 from mcp_server.actions.shared_answers import SharedAnswers
-from mcp_server.agents import EVERYTHING, Agent, AgentRegistry
+from mcp_server.agents import EVERYTHING, AccessScope, Agent, AgentRegistry
 from mcp_server.auth import Identity, TokenBook
 from mcp_server.config import BridgeConfig
 from mcp_server.conversations import ConversationSeal
 from mcp_server.errors import CallError, Refusal, StoreUnavailableError
 from mcp_server.operations import Call
 from mcp_server.operations.models import AskArgs, AskResult
+from mcp_server.protection import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +95,10 @@ class ActionsFacade:
         seal: ConversationSeal,
         answers: AnswerStore | None = None,
         authenticate: Callable[[Request, str | None], Awaitable[Identity]] | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._settings = config.actions
+        self._limiter = limiter
         self._deadline = config.server.call_deadline_seconds
         self._public_url = config.server.public_url
         self._tokens = tokens
@@ -148,9 +151,16 @@ class ActionsFacade:
         protected = self._tokens.enabled or self._authenticate is not None
         return version.startswith("3.0"), auth if protected else None
 
+    def _document_scope(self, request: Request) -> AccessScope:
+        """Whose documents: a valid token's own agents (so it cannot learn others' names by asking),
+        else every agent (the GPT editor's import sends no token)."""
+        credential = presented_token(request)
+        identity = self._tokens.identify(credential) if credential is not None and self._tokens.enabled else None
+        return identity.scope if identity is not None else EVERYTHING
+
     async def agent_document(self, request: Request) -> Response:
         agent = self._registry_now().get(request.path_params["agent"])
-        if agent is None:
+        if agent is None or not self._document_scope(request).allows_agent(agent.name):
             raise Failure(404, "No agent by that name. The list of agents is in /actions/openapi.json.")
         legacy, auth = self._document_options(request)
         document = agent_document(agent, self._server_url(request), auth)
@@ -159,7 +169,7 @@ class ActionsFacade:
     async def combined_document(self, request: Request) -> Response:
         registry = self._registry_now()
         legacy, auth = self._document_options(request)
-        agents = registry.visible(EVERYTHING)
+        agents = registry.visible(self._document_scope(request))
         document = combined_document(agents, self._server_url(request), auth)
         return JSONResponse(as_openapi_30(document) if legacy else document)
 
@@ -220,6 +230,11 @@ class ActionsFacade:
                 args = endpoint.operation.args.model_validate(raw)
             except ValidationError as exc:
                 raise invalid_input(exc, "body" if endpoint.method == "POST" else "query parameters") from None
+            if self._limiter is not None:
+                try:
+                    await self._limiter.check(identity.principal, identity.name)
+                except CallError as exc:
+                    raise call_failed(exc, agent.name) from None
             if endpoint is ASK:
                 return await self._ask(identity, agent, cast(AskArgs, args))
             try:

@@ -20,6 +20,7 @@ from mcp_server.backends.customgpt import CustomGPTBackend, CustomGPTSettings
 from mcp_server.backends.memory import ChatBackendSettings, ConversationMemory
 from mcp_server.backends.openai import OpenAIBackend, OpenAISettings
 from mcp_server.ids import segment
+from mcp_server.protection import BackendGuard
 from mcp_server.store import ConversationStore, JsonCache
 from mcp_server.upstream import UpstreamClient
 
@@ -107,7 +108,15 @@ BackendConfig = Annotated[CustomGPTSettings | OpenAISettings | CodeGPTSettings, 
 
 
 def create_client(settings: BackendSettings, name: str = "upstream") -> UpstreamClient:
-    """The pooled client for the backend `name`, shared by all its agents (and passthrough callers)."""
+    """The pooled client for backend `name`, shared by all its agents (and passthrough callers),
+    behind the backend's concurrency bound and circuit breaker."""
+    guard = BackendGuard(
+        name or settings.base_url,
+        max_concurrent=settings.max_concurrent_requests,
+        queue_timeout=settings.queue_timeout_seconds,
+        failure_threshold=settings.breaker_failures,
+        open_seconds=settings.breaker_open_seconds,
+    )
     return UpstreamClient(
         settings.base_url,
         settings.api_key.get_secret_value(),
@@ -116,6 +125,7 @@ def create_client(settings: BackendSettings, name: str = "upstream") -> Upstream
         max_connections=settings.max_connections,
         headers=settings.extra_headers(),
         backend=name,
+        guard=guard,
     )
 
 

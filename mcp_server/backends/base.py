@@ -111,6 +111,13 @@ class BackendSettings(BaseModel):
     timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     max_connections: int = Field(default=100, ge=1, le=10_000)
+    # Upstream protection: requests in flight at once (more wait up to queue_timeout_seconds), and the
+    # circuit breaker: after breaker_failures failed requests in a row (0: never) none is sent for
+    # breaker_open_seconds, then one probe.
+    max_concurrent_requests: int = Field(default=32, ge=1, le=10_000)
+    queue_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    breaker_failures: int = Field(default=5, ge=0, le=1000)
+    breaker_open_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     def extra_headers(self) -> dict[str, str]:
         """Headers this kind sends with every request besides the key (none by default)."""

@@ -1,13 +1,15 @@
 """Shared state behind small async interfaces: conversation memory for backends that keep none
-upstream, small caches, and the built-in OAuth authorization server's clients, codes, refresh tokens
-and key. In this process by default (`InProcessConversationStore`, `InProcessCache`,
-`InProcessOAuthGrantStore`); conversations and caches in Valkey/Redis when `[store] url` is set
-(`SharedConversationStore`, `SharedCache`), so several workers or replicas see the same state.
-`open_state` chooses."""
+upstream, small caches, the rate counters of the upstream protection, and the built-in OAuth
+authorization server's clients, codes, refresh tokens and key. In this process by default
+(`InProcessConversationStore`, `InProcessCache`, `InProcessRateCounter`, `InProcessOAuthGrantStore`);
+conversations and caches in Valkey/Redis when `[store] url` is set (`SharedConversationStore`,
+`SharedCache`), so several workers or replicas see the same state. `open_state` chooses."""
 
 from mcp_server.store.caches import InProcessCache, JsonCache, SharedCache
 from mcp_server.store.conversations import ConversationStore, StoredConversation, Turn
+from mcp_server.store.counters import RateCounter
 from mcp_server.store.in_process import InProcessConversationStore
+from mcp_server.store.in_process_counters import InProcessRateCounter
 from mcp_server.store.oauth_grants import GrantKind, OAuthGrantStore
 from mcp_server.store.oauth_in_process import InProcessOAuthGrantStore
 from mcp_server.store.shared import SharedStore
@@ -20,8 +22,10 @@ __all__ = [
     "InProcessCache",
     "InProcessConversationStore",
     "InProcessOAuthGrantStore",
+    "InProcessRateCounter",
     "JsonCache",
     "OAuthGrantStore",
+    "RateCounter",
     "SharedCache",
     "SharedConversationStore",
     "SharedStore",

@@ -41,10 +41,19 @@ def write_http_config(
     keepalive: float = 10,
     agents: Sequence[tuple[str, int, str]] = AGENTS,
     extra_tables: Sequence[str] = (),
+    protection: bool = False,
+    extra_backend: Sequence[str] = (),
 ) -> Path:
-    """A bridge config against the sandbox: agents (name, project id, title) and, unless told, TOKENS."""
+    """A bridge config against the sandbox: agents (name, project id, title) and, unless told, TOKENS.
+    Unless `protection`, the rate limit and circuit breaker are off: most tests arm upstream faults
+    call after call and count on each reaching the sandbox (tests/protection turn them on)."""
     lines = ["[server]", f"keepalive_seconds = {keepalive}", *extra_server]
+    if not protection:
+        lines += ['rate_limit = "off"']
     lines += ["[backends.customgpt]", 'api_key = "sandbox-key"', f'base_url = "{sandbox_url}"', "timeout_seconds = 30"]
+    if not protection:
+        lines += ["breaker_failures = 0"]
+    lines += extra_backend  # more keys of [backends.customgpt]
     for name, project_id, title in agents:
         lines += ["[[agents]]", f'name = "{name}"', f"project_id = {project_id}", f'title = "{title}"']
     if tokens:

@@ -1,0 +1,175 @@
+"""Protection of the upstream: a rate limit per token, and per backend a bound on concurrent requests
+and a circuit breaker. Every CustomGPT message costs a query credit, so a flood stops here.
+
+* `RateLimiter` counts each tool call and resource read of a principal (token, passthrough key, the
+  open mode) in a sliding window; over its limit the call fails with `RateLimitedError`, naming the
+  limit and the seconds until the next call fits. Counters live behind `store.RateCounter`.
+* `BackendGuard` lets at most `max_concurrent` requests reach one backend at once; the others queue
+  for up to `queue_timeout` seconds and then fail with `UpstreamBusyError`. After `failure_threshold`
+  consecutive failed requests (5xx, timeouts, connection errors) the breaker opens: requests fail at
+  once with `CircuitOpenError` saying when it will try again; after `open_seconds` one probe request
+  is let through (half-open), and its outcome closes or reopens the breaker.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Final
+
+import anyio
+
+from mcp_server.errors import (
+    CircuitOpenError,
+    RateLimitedError,
+    UpstreamBusyError,
+    UpstreamConnectionError,
+    UpstreamServerError,
+    UpstreamTimeoutError,
+)
+from mcp_server.store import RateCounter
+
+UNITS: Final = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+RATE_PATTERN: Final = r"^(off|[1-9][0-9]{0,8}/(second|minute|hour|day))$"
+UNLIMITED_PRINCIPALS: Final = frozenset({"local"})  # stdio: the operator's own process
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    count: int
+    window_seconds: float
+    text: str  # as configured: "60/minute"
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit | None:
+        """`"60/minute"` (also second, hour, day), or None for `"off"`. The config validated the form."""
+        if not re.fullmatch(RATE_PATTERN, text):
+            raise ValueError(f"'{text}' is not a rate; write it like 60/minute (second, minute, hour, day) or off")
+        if text == "off":
+            return None
+        count, unit = text.split("/")
+        return cls(int(count), UNITS[unit], text)
+
+
+class RateLimiter:
+    """The rate limit of each principal: its token's own, else the server's default."""
+
+    def __init__(self, counter: RateCounter, default: RateLimit | None, limits: Mapping[str, RateLimit | None]) -> None:
+        self._counter = counter
+        self._default = default
+        self._limits = dict(limits)  # principal -> its token's limit (None: unlimited)
+
+    def limit_of(self, principal: str) -> RateLimit | None:
+        if principal in UNLIMITED_PRINCIPALS:
+            return None
+        return self._limits.get(principal, self._default)
+
+    async def check(self, principal: str, name: str) -> None:
+        """Count one call of `principal` (shown as `name`), or raise `RateLimitedError`."""
+        limit = self.limit_of(principal)
+        if limit is None:
+            return
+        wait = await self._counter.hit(f"rate:{principal}", limit=limit.count, window_seconds=limit.window_seconds)
+        if wait is not None:
+            seconds = max(1, math.ceil(wait))
+            raise RateLimitedError(
+                f"token '{name}' is over its rate limit of {limit.text}; retry in {seconds} seconds "
+                "(the operator sets the limit with rate_limit in [[tokens]] or [server]).",
+                retry_after=seconds,
+            )
+
+
+_FAILURES: Final = (UpstreamServerError, UpstreamTimeoutError, UpstreamConnectionError)
+
+
+class BackendGuard:
+    """The concurrency bound and circuit breaker of one backend."""
+
+    def __init__(
+        self,
+        backend: str,
+        *,
+        max_concurrent: int,
+        queue_timeout: float,
+        failure_threshold: int,
+        open_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.backend = backend
+        self._slots = anyio.Semaphore(max_concurrent)
+        self._queue_timeout = queue_timeout
+        self._threshold = failure_threshold  # 0: no breaker
+        self._open_seconds = open_seconds
+        self._clock = clock
+        self._failures = 0
+        self._open_until: float | None = None  # None: closed
+        self._probing = False
+
+    @property
+    def state(self) -> str:
+        if self._open_until is None:
+            return "closed"
+        return "open" if self._clock() < self._open_until or self._probing else "half-open"
+
+    @asynccontextmanager
+    async def request(self) -> AsyncGenerator[None]:
+        """One upstream request: refused at once while the breaker is open, queued while every slot is
+        taken; its outcome (an upstream failure escaping the block, or not) feeds the breaker."""
+        probe = self._admit_through_breaker()
+        try:
+            acquired = False
+            with anyio.move_on_after(self._queue_timeout):
+                await self._slots.acquire()
+                acquired = True
+            if not acquired:
+                raise UpstreamBusyError(
+                    f"the bridge already has the most requests it sends to backend '{self.backend}' at once, and "
+                    f"none finished within {self._queue_timeout:g} seconds; retry shortly (the operator can raise "
+                    "max_concurrent_requests or queue_timeout_seconds of the backend).",
+                    retry_after=max(1.0, self._queue_timeout),
+                )
+            try:
+                yield
+            except _FAILURES:
+                self._failed()
+                raise
+            except anyio.get_cancelled_exc_class():
+                raise
+            except BaseException:
+                self._succeeded()  # the upstream answered (a 4xx, a bad body): it is alive
+                raise
+            else:
+                self._succeeded()
+            finally:
+                self._slots.release()
+        finally:
+            if probe:
+                self._probing = False
+
+    def _admit_through_breaker(self) -> bool:
+        """Whether this request is the half-open probe; raises while the breaker is open."""
+        if self._open_until is None:
+            return False
+        wait = self._open_until - self._clock()
+        if wait > 0 or self._probing:
+            seconds = max(1, math.ceil(wait))
+            raise CircuitOpenError(
+                f"backend '{self.backend}' failed {self._threshold} times in a row, so the bridge is not sending it "
+                f"requests for now; it will try again in {seconds} seconds.",
+                retry_after=seconds,
+            )
+        self._probing = True
+        return True
+
+    def _failed(self) -> None:
+        self._failures += 1
+        if self._threshold and (self._failures >= self._threshold or self._open_until is not None):
+            self._open_until = self._clock() + self._open_seconds
+
+    def _succeeded(self) -> None:
+        self._failures = 0
+        self._open_until = None

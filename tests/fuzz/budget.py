@@ -1,0 +1,25 @@
+"""How many cases each fuzz test runs: few by default, 10,000 under `--hypothesis-profile=long`."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from hypothesis import HealthCheck, settings
+
+LONG_EXAMPLES: Final = 10_000
+LONG = settings.get_current_profile_name() == "long"
+
+
+def fuzz_settings(quick: int) -> settings:
+    return settings(
+        max_examples=LONG_EXAMPLES if LONG else quick,
+        deadline=None,
+        database=None,
+        derandomize=not LONG,  # the quick profile is the same run every time
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+            HealthCheck.large_base_example,
+        ],
+    )
