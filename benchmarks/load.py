@@ -9,6 +9,7 @@ for the request (`_WRK_SCRIPT`).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -60,6 +61,18 @@ class LoadResult:
 
 def wrk_path() -> str | None:
     return shutil.which("wrk")
+
+
+def ensure_wrk() -> None:
+    """Install Debian's `wrk` when it is missing and this runs as root with apt-get (as on our machines and
+    CI); otherwise, or if that fails, the Python generator is used and the tables say so."""
+    if wrk_path() or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return
+    print("installing Debian's wrk (the compiled load generator) with apt-get", flush=True)
+    for step in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
+        if subprocess.run(step, capture_output=True, check=False).returncode != 0:
+            print(f"`{' '.join(step)}` failed: using the Python load generator", flush=True)
+            return
 
 
 def generator_name() -> str:

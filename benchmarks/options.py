@@ -15,4 +15,5 @@ class Options:
     streams: int  # concurrent streamed `ask` calls for the streaming part
     drip: float  # seconds between the sandbox's answer pieces in the streaming part
     stdio_spawns: int
+    what_if: bool  # also run `agent-bridge +TCP_NODELAY` (benchmarks/bridge_nodelay.py)
     work: Path  # a temporary folder for corpora and configs

@@ -34,7 +34,7 @@ import part_sse
 import part_stdio
 import part_streaming
 from fastmcp_env import FASTMCP_VERSION, ensure_fastmcp_env
-from load import generator_name
+from load import ensure_wrk, generator_name
 from options import Options
 from procs import pin_self_to_client_core
 from table import render
@@ -52,6 +52,7 @@ def _options(args: argparse.Namespace, work: Path) -> Options:
         streams=args.streams or (100 if quick else 1_000),
         drip=args.drip,
         stdio_spawns=3 if quick else 5,
+        what_if=not args.no_what_if,
         work=work,
     )
 
@@ -81,6 +82,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=0.0, help="seconds per load run (default 5; 2 with --quick)")
     parser.add_argument("--streams", type=int, default=0, help="concurrent streamed calls (default 1000; 100 quick)")
     parser.add_argument("--drip", type=float, default=0.2, help="seconds between streamed answer pieces (0.2)")
+    parser.add_argument(
+        "--no-what-if", action="store_true", help="leave out the `agent-bridge +TCP_NODELAY` what-if rows"
+    )
     args = parser.parse_args()
     wanted = [part.strip() for part in str(args.only).split(",") if part.strip()]
     unknown = sorted(set(wanted) - set(PARTS))
@@ -88,6 +92,8 @@ def main() -> None:
         parser.error(f"--only: unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
     pin_self_to_client_core()
     started = time.monotonic()
+    if {"ask"} & set(wanted):
+        ensure_wrk()
     print(machine(), flush=True)
     fastmcp_python = ensure_fastmcp_env() if {"ask", "sse"} & set(wanted) else None
     tables: list[str] = []
