@@ -9,14 +9,15 @@ calls it answered; for the `upstream direct` row it is the sandbox's own. Each f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import stack
 import wire
 from load import run_load
 from options import Options
-from procs import Running, cpu_seconds
+from procs import cpu_seconds
 from table import median, ratio, render
 
 PEER_OFF = "fastmcp (validate_output off)"
@@ -38,61 +39,85 @@ class Cell:
     failed: int
 
 
-def measure(name: str, protocol: str, pid: int, call: wire.Call, options: Options) -> list[Cell]:
-    wire.check_answer(call)
-    run_load(call, 4, min(1.0, options.seconds))  # warm-up: imports, pools, caches
-    cells: list[Cell] = []
-    for concurrency in options.concurrencies:
-        per_second: list[float] = []
-        p50: list[float] = []
-        p99: list[float] = []
-        cpu: list[float] = []
-        failed = 0
-        for _ in range(options.runs):
-            before = cpu_seconds(pid)
-            result = run_load(call, concurrency, options.seconds)
-            spent = cpu_seconds(pid) - before
-            per_second.append(result.per_second)
-            p50.append(result.p50_ms)
-            p99.append(result.p99_ms)
-            cpu.append(spent * 1000 / result.calls if result.calls else 0.0)
-            failed += result.failed
-        cells.append(
-            Cell(name, protocol, concurrency, median(per_second), median(p50), median(p99), median(cpu), failed)
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One row of the table: a request to load one process with."""
+
+    server: str
+    protocol: str
+    pid: int
+    call: wire.Call
+
+
+@dataclass
+class Samples:
+    per_second: list[float] = field(default_factory=list[float])
+    p50_ms: list[float] = field(default_factory=list[float])
+    p99_ms: list[float] = field(default_factory=list[float])
+    cpu_ms: list[float] = field(default_factory=list[float])
+    failed: int = 0
+
+
+def _sample(target: Target, concurrency: int, seconds: float, into: Samples) -> None:
+    before = cpu_seconds(target.pid)
+    result = run_load(target.call, concurrency, seconds)
+    spent = cpu_seconds(target.pid) - before
+    into.per_second.append(result.per_second)
+    into.p50_ms.append(result.p50_ms)
+    into.p99_ms.append(result.p99_ms)
+    into.cpu_ms.append(spent * 1000 / result.calls if result.calls else 0.0)
+    into.failed += result.failed
+
+
+def measure(targets: list[Target], options: Options) -> list[Cell]:
+    """Every target at every concurrency, `options.runs` times. The runs are interleaved (run 1 of every
+    row, then run 2 of every row, ...) so that a burst of other work on a shared machine lands on all
+    rows alike instead of on whichever server happened to be measured then."""
+    for target in targets:
+        wire.check_answer(target.call)
+        run_load(target.call, 4, min(1.0, options.seconds))  # warm-up: imports, pools, caches
+    samples = {(t.server, t.protocol, c): Samples() for t in targets for c in options.concurrencies}
+    for run_number in range(1, options.runs + 1):
+        for concurrency in options.concurrencies:
+            for target in targets:
+                _sample(target, concurrency, options.seconds, samples[target.server, target.protocol, concurrency])
+        print(f"  ask: run {run_number} of {options.runs} done", flush=True)
+    return [
+        Cell(
+            server,
+            protocol,
+            concurrency,
+            median(s.per_second),
+            median(s.p50_ms),
+            median(s.p99_ms),
+            median(s.cpu_ms),
+            s.failed,
         )
-        print(f"  {name} {protocol} c={concurrency}: {median(per_second):.0f} calls/s, failed {failed}", flush=True)
-    return cells
-
-
-def _mcp_server(server: stack.Server, upstream: Running, options: Options, protocols: tuple[str, ...]) -> list[Cell]:
-    cells: list[Cell] = []
-    with stack.serving(server) as process:
-        mcp_url = process.url + server.mcp_path
-        if server.kind == "bridge":
-            conversation = wire.new_bridge_conversation(mcp_url)
-        else:
-            conversation = wire.new_upstream_conversation(upstream.url)
-        for protocol in protocols:
-            call = wire.ask_call(server.kind, mcp_url, conversation, protocol)
-            cells += measure(server.name, protocol if server.kind != "bare" else "-", process.pid, call, options)
-    return cells
+        for (server, protocol, concurrency), s in samples.items()
+    ]
 
 
 def run(options: Options, fastmcp_python: Path) -> list[Cell]:
+    """All servers run at once (idle ones cost nothing), so their runs can be interleaved."""
     corpus = stack.write_corpus(options.work / "ask-corpus")
-    cells: list[Cell] = []
-    with stack.running_sandbox(corpus) as upstream:
+    with stack.running_sandbox(corpus) as upstream, ExitStack() as servers:
         config = stack.write_bridge_config(options.work / "ask-bridge.toml", upstream.url)
+        session = wire.new_upstream_conversation(upstream.url)
+        targets: list[Target] = []
         for server in (
             *stack.bridges(config, options.what_if),
             stack.fastmcp(fastmcp_python, upstream.url, validate_output=False),
             stack.fastmcp(fastmcp_python, upstream.url, validate_output=True),
+            stack.bare(upstream.url),
         ):
-            cells += _mcp_server(server, upstream, options, wire.PROTOCOLS)
-        cells += _mcp_server(stack.bare(upstream.url), upstream, options, ("2025-11-25",))
-        direct = wire.upstream_call(upstream.url, wire.new_upstream_conversation(upstream.url))
-        cells += measure(UPSTREAM, "-", upstream.pid, direct, options)
-    return cells
+            process = servers.enter_context(stack.serving(server))
+            mcp_url = process.url + server.mcp_path
+            conversation = wire.new_bridge_conversation(mcp_url) if server.kind == "bridge" else session
+            for protocol in wire.PROTOCOLS if server.kind != "bare" else ("2025-11-25",):
+                call = wire.ask_call(server.kind, mcp_url, conversation, protocol)
+                targets.append(Target(server.name, protocol if server.kind != "bare" else "-", process.pid, call))
+        targets.append(Target(UPSTREAM, "-", upstream.pid, wire.upstream_call(upstream.url, session)))
+        return measure(targets, options)
 
 
 def _find(cells: list[Cell], server: str, protocol: str, concurrency: int) -> Cell | None:

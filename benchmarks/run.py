@@ -48,10 +48,10 @@ def _options(args: argparse.Namespace, work: Path) -> Options:
         runs=args.runs or (1 if quick else 3),
         seconds=args.seconds or (2.0 if quick else 5.0),
         concurrencies=(1, 8, 32),
-        sessions=10_000 if args.sessions_10k else (200 if quick else 1_000),
+        sessions=args.sessions or (10_000 if args.sessions_10k else (200 if quick else 1_000)),
         streams=args.streams or (100 if quick else 1_000),
         drip=args.drip,
-        stdio_spawns=3 if quick else 5,
+        stdio_spawns=args.spawns or (3 if quick else 5),
         what_if=not args.no_what_if,
         work=work,
     )
@@ -78,6 +78,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one short run per figure, fewer sessions and streams")
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts: {', '.join(PARTS)}")
     parser.add_argument("--sessions-10k", action="store_true", help="10,000 idle sessions instead of 1,000")
+    parser.add_argument("--sessions", type=int, default=0, help="idle sessions per transport (overrides the above)")
+    parser.add_argument("--spawns", type=int, default=0, help="stdio spawns (default 5; 3 with --quick)")
     parser.add_argument("--runs", type=int, default=0, help="runs per figure (default 3; 1 with --quick)")
     parser.add_argument("--seconds", type=float, default=0.0, help="seconds per load run (default 5; 2 with --quick)")
     parser.add_argument("--streams", type=int, default=0, help="concurrent streamed calls (default 1000; 100 quick)")
@@ -125,7 +127,8 @@ def main() -> None:
         print(table)
     if targets:
         print(render("targets (issue 11)", ["target", "measured", "met"], targets))
-    print(f"(took {time.monotonic() - started:.0f} s)")
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"(took {time.monotonic() - started:.0f} s; load average at the end, 1/5/15 min: {load})")
 
 
 if __name__ == "__main__":
