@@ -133,8 +133,12 @@ def run(options: Options) -> tuple[str, list[list[str]]]:
     corpus = stack.write_corpus(options.work / "streaming-corpus")
     rows: list[list[str]] = []
     with stack.running_sandbox(corpus, drip=options.drip) as upstream:
+        # 1,000 calls in flight means 1,000 upstream streams: the backend's pool (100 by default) must allow it.
         config = stack.write_bridge_config(
-            options.work / "streaming-bridge.toml", upstream.url, sessions=options.streams
+            options.work / "streaming-bridge.toml",
+            upstream.url,
+            sessions=options.streams,
+            upstream_connections=options.streams,
         )
         for server in stack.bridges(config, options.what_if):
             with stack.serving(server) as process:

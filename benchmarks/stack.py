@@ -48,8 +48,11 @@ def running_sandbox(corpus: Path, *, drip: float = 0.0) -> Generator[Running]:
         yield sandbox
 
 
-def write_bridge_config(path: Path, upstream: str, *, stateless: bool = True, sessions: int = 100) -> Path:
-    """One agent on the sandbox's bench project, no tokens (the benchmark measures forwarding, not auth)."""
+def write_bridge_config(
+    path: Path, upstream: str, *, stateless: bool = True, sessions: int = 100, upstream_connections: int = 100
+) -> Path:
+    """One agent on the sandbox's bench project, no tokens (the benchmark measures forwarding, not auth).
+    `sessions` also raises the connection cap; `upstream_connections` is the backend's pool size."""
     path.write_text(
         "[server]\n"
         f"stateless = {'true' if stateless else 'false'}\n"
@@ -58,6 +61,7 @@ def write_bridge_config(path: Path, upstream: str, *, stateless: bool = True, se
         "[backends.customgpt]\n"
         'api_key = "sandbox-key"\n'
         f'base_url = "{upstream}"\n'
+        f"max_connections = {upstream_connections}\n"
         "[[agents]]\n"
         f'name = "{AGENT}"\n'
         f"project_id = {BENCH_PROJECT}\n"
