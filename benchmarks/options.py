@@ -13,6 +13,7 @@ class Options:
     concurrencies: tuple[int, ...]
     sessions: int  # idle sessions opened per transport for the memory part
     streams: int  # concurrent streamed `ask` calls for the streaming part
+    upstream_pool: int  # the bridge backend's max_connections in the streaming part (0: one per stream)
     drip: float  # seconds between the sandbox's answer pieces in the streaming part
     stdio_spawns: int
     what_if: bool  # also run `agent-bridge +TCP_NODELAY` (benchmarks/bridge_nodelay.py)

@@ -128,8 +128,11 @@ def _find(cells: list[Cell], server: str, protocol: str, concurrency: int) -> Ce
 
 
 def report(cells: list[Cell], title: str = "ask over stateless Streamable HTTP") -> str:
+    """One table per protocol. `x ...` columns: calls/s over the reference's at the same c; `cpu x ...`:
+    the reference's CPU ms per call over this row's (calls one core could serve, relative), which a busy
+    machine disturbs less than calls/s."""
     header = ["server", "c", "calls/s", "p50 ms", "p99 ms", "CPU ms/call", "failed", "x peer(off)", "x peer(def)"]
-    header += ["x bare"]
+    header += ["x bare", "cpu x peer(off)", "cpu x bare"]
     out: list[str] = []
     protocols = sorted({c.protocol for c in cells if c.protocol != "-"}) or ["-"]
     for protocol in protocols:
@@ -152,6 +155,8 @@ def report(cells: list[Cell], title: str = "ask over stateless Streamable HTTP")
                     ratio(cell.per_second, off.per_second) if off else "-",
                     ratio(cell.per_second, defaults.per_second) if defaults else "-",
                     ratio(cell.per_second, bare.per_second) if bare else "-",
+                    ratio(off.cpu_ms, cell.cpu_ms) if off else "-",
+                    ratio(bare.cpu_ms, cell.cpu_ms) if bare else "-",
                 ]
             )
         out.append(render(f"{title}, protocol {protocol}", header, rows))
@@ -168,6 +173,15 @@ def targets(cells: list[Cell]) -> list[list[str]]:
             who = "" if cell.server == BRIDGE else " (+TCP_NODELAY)"
             peer = _find(cells, PEER_OFF, protocol, cell.concurrency)
             bare = _find(cells, BARE, protocol, cell.concurrency)
+            if peer and cell.cpu_ms:
+                got = peer.cpu_ms / cell.cpu_ms
+                rows.append(
+                    [
+                        f"ask{who} {protocol} c={cell.concurrency} CPU/call vs peer(off) >= {wanted:g}x",
+                        f"{got:.2f}x",
+                        _met(got >= wanted),
+                    ]
+                )
             if peer and peer.per_second:
                 got = cell.per_second / peer.per_second
                 rows.append(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import anyio
@@ -40,6 +41,7 @@ class Outcome:
     arrivals: list[float] = field(default_factory=list[float])  # perf_counter of each progress with a message
     completed: bool = False
     first_progress: float | None = None  # seconds from sending the call
+    error: str | None = None  # what went wrong, for the summary line
 
 
 async def _streamed_call(client: httpx2.AsyncClient, url: str, conversation: str, index: int, out: Outcome) -> None:
@@ -64,6 +66,12 @@ async def _streamed_call(client: httpx2.AsyncClient, url: str, conversation: str
                         out.first_progress = now - sent
             elif "result" in message:
                 out.completed = not message["result"].get("isError", False)
+                if not out.completed:
+                    out.error = str(message["result"].get("content", [{}])[0].get("text", ""))[:200]
+            elif "error" in message:
+                out.error = str(message["error"].get("message", ""))[:200]
+        if response.status_code != 200:
+            out.error = f"HTTP {response.status_code}"
 
 
 class PeakRss:
@@ -114,6 +122,9 @@ def _row(name: str, options: Options, outcomes: list[Outcome], grown_kib: int, w
     pieces = sum(len(o.arrivals) for o in outcomes) / len(outcomes) if outcomes else 0
     p99 = percentile(gaps, 0.99)
     print(f"  streaming {name}: {completed}/{options.streams} complete, piece-to-progress p99 {p99:.1f} ms", flush=True)
+    errors = Counter(o.error or "no result" for o in outcomes if not o.completed)
+    for error, count in errors.most_common(3):
+        print(f"    {count} calls failed: {error}", flush=True)
     return [
         name,
         str(options.streams),
@@ -138,7 +149,7 @@ def run(options: Options) -> tuple[str, list[list[str]]]:
             options.work / "streaming-bridge.toml",
             upstream.url,
             sessions=options.streams,
-            upstream_connections=options.streams,
+            upstream_connections=options.upstream_pool or options.streams,
         )
         for server in stack.bridges(config, options.what_if):
             with stack.serving(server) as process:

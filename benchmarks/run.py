@@ -51,6 +51,7 @@ def _options(args: argparse.Namespace, work: Path) -> Options:
         sessions=args.sessions or (10_000 if args.sessions_10k else (200 if quick else 1_000)),
         streams=args.streams or (100 if quick else 1_000),
         drip=args.drip,
+        upstream_pool=args.upstream_pool,
         stdio_spawns=args.spawns or (3 if quick else 5),
         what_if=not args.no_what_if,
         work=work,
@@ -84,6 +85,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=0.0, help="seconds per load run (default 5; 2 with --quick)")
     parser.add_argument("--streams", type=int, default=0, help="concurrent streamed calls (default 1000; 100 quick)")
     parser.add_argument("--drip", type=float, default=0.2, help="seconds between streamed answer pieces (0.2)")
+    parser.add_argument(
+        "--upstream-pool", type=int, default=0, help="streaming: the backend's max_connections (default: --streams)"
+    )
     parser.add_argument(
         "--no-what-if", action="store_true", help="leave out the `agent-bridge +TCP_NODELAY` what-if rows"
     )
