@@ -52,6 +52,8 @@ async def _streamable_session(client: httpx2.AsyncClient, url: str) -> None:
 
 
 async def _open_streamable(client: httpx2.AsyncClient, url: str, count: int, tg: TaskGroup, done: anyio.Event) -> None:
+    """Open `count` sessions, OPENING_AT_ONCE at a time. They hold no connection, so nothing is left
+    running (`tg` and `done` are for `_open_sse`, which shares this signature)."""
     gate = anyio.Semaphore(OPENING_AT_ONCE)
 
     async def one() -> None:

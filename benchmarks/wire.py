@@ -7,7 +7,8 @@ Stateless Streamable HTTP at the two protocols (read from the SDK client's own r
   server needs no `initialize` first.
 * 2026-07-28: the same POST plus `Mcp-Method: tools/call` and `Mcp-Name: <tool>` headers, and a
   `_meta` in the params carrying the protocol version, client info and client capabilities
-  (`io.modelcontextprotocol/...`); no handshake at all.
+  (`io.modelcontextprotocol/...`); no handshake. (A client in `mode="auto"` sends one
+  `server/discover` of the same shape first, once per client; the load repeats only the call.)
 """
 
 from __future__ import annotations
