@@ -3,6 +3,11 @@
 
     python benchmarks/peers.py minimal UPSTREAM_URL PORT   # the SDK's MCPServer with one tool
     python benchmarks/peers.py bare UPSTREAM_URL PORT      # Starlette + httpx2, JSON-RPC by hand
+    python benchmarks/peers.py ask UPSTREAM_URL PORT PROJECT  # the same for `ask` (benchmarks/run.py)
+
+`ask` does what Agent Bridge's `ask` does upstream, without MCP: the message POST to the conversation
+named by `arguments.conversation_id`, then one GET per cited document at once, and answers with the
+text and the citations' titles and URLs.
 
 Each prints `peer serving on http://127.0.0.1:PORT` when ready.
 """
@@ -16,6 +21,7 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx2
 import uvicorn
 from starlette.applications import Starlette
@@ -72,10 +78,62 @@ def bare(upstream: str) -> Starlette:
     return Starlette(routes=[Route("/mcp", mcp, methods=["POST"])], lifespan=lifespan)
 
 
+async def _ask(client: httpx2.AsyncClient, project: int, session: str, question: str) -> dict[str, Any]:
+    base = f"/api/v1/projects/{project}"
+    sent = await client.post(f"{base}/conversations/{session}/messages", json={"prompt": question})
+    message = sent.json()["data"]
+    citations: dict[int, dict[str, Any]] = {}
+
+    async def cite(citation_id: int) -> None:
+        citations[citation_id] = (await client.get(f"{base}/citations/{citation_id}")).json()["data"]
+
+    async with anyio.create_task_group() as tg:
+        for citation_id in message["citations"]:
+            tg.start_soon(cite, citation_id)
+    return {
+        "answer": message["openai_response"],
+        "conversation_id": session,
+        "citations": [
+            {"id": str(i), "title": citations[i].get("title"), "url": citations[i].get("url")}
+            for i in message["citations"]
+        ],
+    }
+
+
+def bare_ask(upstream: str, project: int) -> Starlette:
+    client = _client(upstream)
+
+    async def mcp(request: Request) -> JSONResponse:
+        message = await request.json()
+        arguments = message["params"]["arguments"]
+        result = await _ask(client, project, arguments["conversation_id"], arguments["question"])
+        return JSONResponse(
+            {
+                "jsonrpc": "2.0",
+                "id": message["id"],
+                "result": {
+                    "content": [{"type": "text", "text": json.dumps(result)}],
+                    "structuredContent": result,
+                    "isError": False,
+                },
+            }
+        )
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncGenerator[None]:
+        yield
+        await client.aclose()
+
+    return Starlette(routes=[Route("/mcp", mcp, methods=["POST"])], lifespan=lifespan)
+
+
 def main() -> None:
     kind, upstream, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     logging.disable(logging.INFO)
-    app = minimal(upstream) if kind == "minimal" else bare(upstream)
+    if kind == "ask":
+        app = bare_ask(upstream, int(sys.argv[4]))
+    else:
+        app = minimal(upstream) if kind == "minimal" else bare(upstream)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     print(f"peer serving on http://127.0.0.1:{port}", flush=True)
