@@ -67,7 +67,7 @@ from mcp_server.protection import RateLimit, RateLimiter
 from mcp_server.request_body import read_body, replaying
 from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
-from mcp_server.store import InProcessRateCounter
+from mcp_server.store import InProcessRateCounter, RateCounter, SharedOAuthGrantStore, SharedRateCounter, SharedStore
 from mcp_server.telemetry import json_logs, tracing
 from mcp_server.telemetry.metrics import CONTENT_TYPE, REFUSALS, exposition, retire_from_multiprocess_metrics
 from mcp_server.worker_relay import WorkerRelay
@@ -182,10 +182,12 @@ ConfigLoader = Callable[[], BridgeConfig]
 """Reads the configuration again, as `serve` first read it (a reload)."""
 
 
-def rate_limiter_for(config: BridgeConfig) -> RateLimiter:
-    """Each token's rate limit (its own, else server.rate_limit), counted in this process."""
+def rate_limiter_for(config: BridgeConfig, shared: SharedStore | None = None) -> RateLimiter:
+    """Each token's rate limit (its own, else server.rate_limit), counted in this process, or in the
+    shared store (`[store] url`) so every worker and replica counts the same calls."""
     limits = {f"token:{t.name}": RateLimit.parse(t.rate_limit) for t in config.tokens if t.rate_limit is not None}
-    return RateLimiter(InProcessRateCounter(), RateLimit.parse(config.server.rate_limit), limits)
+    counter: RateCounter = InProcessRateCounter() if shared is None else SharedRateCounter(shared)
+    return RateLimiter(counter, RateLimit.parse(config.server.rate_limit), limits)
 
 
 class BridgeApp:
@@ -204,9 +206,14 @@ class BridgeApp:
         self._on_ready = on_ready  # called once the agents are known (serve prints its ready line then)
         self.relay = relay  # `--workers N` only: this worker's node in the SSE relay (worker_relay.py)
         self.tokens = TokenBook(config.tokens)
+        # `[store] url`: rate counts and the built-in server's grants live there (the agents' own state,
+        # opened with the registry, has its own connection). Nothing is sent before the first call.
+        url = config.store.url.get_secret_value() if config.store.url is not None else None
+        self.shared = SharedStore(url) if url is not None else None
         # OAuth 2.1 (`[oauth]`): bearer JWTs from trusted issuers, beside the static tokens.
         # `[oauth] built_in`: the bridge is also the authorization server (sign in with a bridge token).
-        self.built_in = BuiltInOAuth(config, self.tokens, self._agent_names) if config.oauth.built_in else None
+        grants = SharedOAuthGrantStore(self.shared) if self.shared is not None else None
+        self.built_in = BuiltInOAuth(config, self.tokens, self._agent_names, grants) if config.oauth.built_in else None
         own_issuer = (self.built_in.issuer, self.built_in.server.signing_key) if self.built_in else None
         self.oauth = (
             ProtectedResource(config, self.tokens, self._agent_names, own_issuer) if config.oauth.enabled else None
@@ -216,7 +223,7 @@ class BridgeApp:
         # HostOriginGuard checks Host and Origin in front of every route; the SDK's own check behind
         # it (which knows no same-origin rule) is turned off.
         checked_in_front = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-        limiter = rate_limiter_for(config)
+        limiter = rate_limiter_for(config, self.shared)
         audit = AuditLog.to(config.server.audit_log) if config.server.audit_log else None
         self.server = build_server(
             self._resolve_view, seal_for(config), call_settings(config), self.changes, limiter, audit
@@ -481,6 +488,8 @@ class BridgeApp:
             self.registry = None
 
         async with AsyncExitStack() as oauth_clients, anyio.create_task_group() as background, self.sessions.run():
+            if self.shared is not None:
+                oauth_clients.push_async_callback(self.shared.aclose)
             background.start_soon(hold_registry)
             if self._reload is not None:
                 self._hangups = anyio.CancelScope()

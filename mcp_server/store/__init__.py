@@ -2,8 +2,9 @@
 upstream, small caches, the rate counters of the upstream protection, and the built-in OAuth
 authorization server's clients, codes, refresh tokens and key. In this process by default
 (`InProcessConversationStore`, `InProcessCache`, `InProcessRateCounter`, `InProcessOAuthGrantStore`);
-conversations and caches in Valkey/Redis when `[store] url` is set (`SharedConversationStore`,
-`SharedCache`), so several workers or replicas see the same state. `open_state` chooses."""
+all four in Valkey/Redis when `[store] url` is set (`SharedConversationStore`, `SharedCache`,
+`SharedRateCounter`, `SharedOAuthGrantStore`), so several workers or replicas see the same state.
+`open_state` chooses for the agents' state; the HTTP app opens the counters and grants."""
 
 from mcp_server.store.caches import InProcessCache, JsonCache, SharedCache
 from mcp_server.store.conversations import ConversationStore, StoredConversation, Turn
@@ -14,6 +15,8 @@ from mcp_server.store.oauth_grants import GrantKind, OAuthGrantStore
 from mcp_server.store.oauth_in_process import InProcessOAuthGrantStore
 from mcp_server.store.shared import SharedStore
 from mcp_server.store.shared_conversations import SharedConversationStore
+from mcp_server.store.shared_counters import SharedRateCounter
+from mcp_server.store.shared_oauth import SharedOAuthGrantStore
 from mcp_server.store.state import State, in_process, open_state
 
 __all__ = [
@@ -28,6 +31,8 @@ __all__ = [
     "RateCounter",
     "SharedCache",
     "SharedConversationStore",
+    "SharedOAuthGrantStore",
+    "SharedRateCounter",
     "SharedStore",
     "State",
     "StoredConversation",
