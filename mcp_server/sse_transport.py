@@ -270,6 +270,10 @@ class SseSessions:
                             self._server.create_initialization_options(),
                         )
                         watch.cancel_scope.cancel()
+                # Unbind before the response ends: a client that sees the stream end and posts at once
+                # must find no session (404), not a transport that is still winding down (202 into nothing).
+                if session:
+                    self._bindings.pop(session[0], None)
                 # Closing the write side ends the event stream cleanly (after anything already sent)
                 # when the run was cut short by shutdown; otherwise it is closed already.
                 await write_stream.aclose()
