@@ -13,7 +13,8 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.support.bridge_http import TOKENS, BridgeProcess, running_bridge, write_http_config
 from tests.support.browser import BROWSER_MARKS, LAUNCH_ARGS, chromium_executable
@@ -34,11 +35,23 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> str:
     return chromium_executable(tmp_path_factory.mktemp("chromium"))
 
 
+def launch_chromium(playwright: Playwright, executable: str, attempts: int = 3) -> Browser:
+    """Launch the single-process Chromium, again if it crashes while starting (it did once, SIGSEGV, on a
+    CI machine under heavy load); the tests are about the page, not about the browser's start."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return playwright.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
+        except PlaywrightError:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture
 def page(chromium: str, bridge: BridgeProcess) -> Generator[Page]:
     """A fresh browser per test: a single-process Chromium does not survive a closed context."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
+        browser = launch_chromium(playwright, chromium)
         try:
             context = browser.new_context()
             context.grant_permissions(["clipboard-read", "clipboard-write"], origin=bridge.url)
