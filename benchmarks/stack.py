@@ -51,10 +51,14 @@ def running_sandbox(corpus: Path, *, drip: float = 0.0) -> Generator[Running]:
 def write_bridge_config(
     path: Path, upstream: str, *, stateless: bool = True, sessions: int = 100, upstream_connections: int = 100
 ) -> Path:
-    """One agent on the sandbox's bench project, no tokens (the benchmark measures forwarding, not auth).
-    `sessions` also raises the connection cap; `upstream_connections` is the backend's pool size."""
+    """One agent on the sandbox's bench project, no tokens and no rate limit (the benchmark measures
+    forwarding, not auth or protection; the default limit, 60 calls a minute per caller, would refuse it).
+    `sessions` also raises the connection cap; `upstream_connections` is the backend's pool size and its
+    bound on concurrent upstream requests."""
     path.write_text(
         "[server]\n"
+        'rate_limit = "off"\n'
+        f"max_sessions = {max(10_000, sessions + 100)}\n"
         f"stateless = {'true' if stateless else 'false'}\n"
         f"max_sessions_per_token = {sessions}\n"
         f"max_connections = {max(1000, sessions + 100)}\n"
@@ -62,6 +66,7 @@ def write_bridge_config(
         'api_key = "sandbox-key"\n'
         f'base_url = "{upstream}"\n'
         f"max_connections = {upstream_connections}\n"
+        f"max_concurrent_requests = {upstream_connections}\n"
         "[[agents]]\n"
         f'name = "{AGENT}"\n'
         f"project_id = {BENCH_PROJECT}\n"
