@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator
+from dataclasses import dataclass, field
 
 import anyio
 import httpx2
@@ -40,7 +41,7 @@ HEADERS = {
     "Accept": "application/json, text/event-stream",
     "MCP-Protocol-Version": "2025-11-25",
 }
-CLIENTS = 16
+CLIENTS = 200
 
 
 def hr_messages(sandbox: SandboxProcess) -> int:
@@ -69,38 +70,75 @@ async def stop_with_a_call_in_flight(replica: Replica, sandbox: SandboxProcess) 
     return body[0]
 
 
+@dataclass
+class Tally:
+    """What the clients saw: calls answered per client, calls that failed, refused connections retried,
+    and the most calls in flight at once."""
+
+    calls: list[int] = field(default_factory=lambda: [0] * CLIENTS)
+    failures: list[str] = field(default_factory=list[str])
+    retries: int = 0
+    in_flight: int = 0
+    peak: int = 0
+    restarting: str | None = None  # the replica drained or down right now, if any
+    during: dict[str, int] = field(default_factory=dict[str, int])  # calls answered while it was
+
+
 async def test_a_rolling_restart_fails_no_call(cluster: Cluster, sandbox_session: SandboxProcess) -> None:
     """Each replica in turn: drained at the balancer, SIGTERM (a call in flight still gets its answer),
-    started again, back in rotation; meanwhile clients call without pause and every call gets its answer."""
+    started again, back in rotation; meanwhile 200 clients call through nginx without pause and every
+    call gets its answer."""
     done = anyio.Event()
-    calls: list[int] = []
-    failures: list[str] = []
+    tally = Tally()
+    url = f"{cluster.url}/agents/support/mcp"
 
-    async def client(http: httpx2.AsyncClient) -> None:
+    async def post(http: httpx2.AsyncClient) -> httpx2.Response:
+        try:
+            return await http.post(url, json=CALL, headers=HEADERS)
+        except httpx2.ConnectError:  # a refused connection: the one retry a client is allowed
+            tally.retries += 1
+            return await http.post(url, json=CALL, headers=HEADERS)
+
+    async def client(number: int, http: httpx2.AsyncClient) -> None:
         while not done.is_set():
+            tally.in_flight += 1
+            tally.peak = max(tally.peak, tally.in_flight)
             try:
-                response = await http.post(f"{cluster.url}/agents/support/mcp", json=CALL, headers=HEADERS)
-            except httpx2.ConnectError:  # a refused connection: the one retry a client is allowed
-                response = await http.post(f"{cluster.url}/agents/support/mcp", json=CALL, headers=HEADERS)
-            if response.status_code != 200 or '"isError":true' in response.text.replace(" ", ""):
-                failures.append(f"{response.status_code}: {response.text[:300]}")
-            calls.append(response.status_code)
-            await anyio.sleep(0.02)  # leave the machine's cores some room for the replicas restarting
+                response = await post(http)
+            finally:
+                tally.in_flight -= 1
+            text = response.text.replace(" ", "")
+            if response.status_code != 200 or '"isError":true' in text or '"result"' not in text:
+                tally.failures.append(f"{response.status_code}: {response.text[:300]}")
+            tally.calls[number] += 1
+            if tally.restarting is not None:
+                tally.during[tally.restarting] = tally.during.get(tally.restarting, 0) + 1
+            await anyio.sleep(0.05)  # leave the machine's cores some room for the replicas restarting
 
     # A connection per call, as many clients do, so a reloaded nginx's old workers hold no idle ones.
     limits = httpx2.Limits(max_connections=CLIENTS, max_keepalive_connections=0)
     async with httpx2.AsyncClient(timeout=60, limits=limits) as http, anyio.create_task_group() as tg:
-        for _ in range(CLIENTS):
-            tg.start_soon(client, http)
+        for number in range(CLIENTS):
+            tg.start_soon(client, number, http)
+        with anyio.fail_after(60):  # every client has had an answer before the first replica goes
+            while min(tally.calls) == 0:  # noqa: ASYNC110 - the clients' own counters
+                await anyio.sleep(0.1)
         for replica in cluster.replicas:
-            await anyio.sleep(0.5)
+            tally.restarting = replica.node
             await anyio.to_thread.run_sync(lambda r=replica: cluster.route(down=r))
             in_flight = await stop_with_a_call_in_flight(replica, sandbox_session)
             assert "25 days" in in_flight and '"isError":true' not in in_flight.replace(" ", ""), in_flight[:300]
             await anyio.to_thread.run_sync(replica.start)
             await anyio.to_thread.run_sync(cluster.route)
-        await anyio.sleep(0.5)
+            tally.restarting = None
+            await anyio.sleep(0.5)
         done.set()
-    assert not failures, failures[:3]
-    assert len(calls) > CLIENTS * 3
-    print(f"\nrolling restart of 3 replicas under {CLIENTS} clients: {len(calls)} calls, 0 failed")
+    total = sum(tally.calls)
+    print(
+        f"\nrolling restart of 3 replicas under {CLIENTS} clients: {total} calls, {len(tally.failures)} failed, "
+        f"{tally.retries} retried after a refused connection, at most {tally.peak} in flight, "
+        f"{min(tally.calls)}-{max(tally.calls)} calls per client, answered while each replica restarted: "
+        + ", ".join(f"{node} {n}" for node, n in tally.during.items())
+    )
+    assert not tally.failures, tally.failures[:3]
+    assert set(tally.during) == {r.node for r in cluster.replicas}  # calls ran through every restart
