@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import math
 import os
 import shutil
@@ -22,13 +23,16 @@ from uvicorn.config import LOGGING_CONFIG
 from uvicorn.supervisors import Multiprocess
 
 from mcp_server.cli import setup_logging
-from mcp_server.config import BridgeConfig, add_config_argument, load
+from mcp_server.config import NODE_ID_ENV, BridgeConfig, add_config_argument, load
 from mcp_server.connection_limits import head_timeout_protocol
 from mcp_server.errors import ConfigError
 from mcp_server.http_app import create_app
+from mcp_server.node_id import Source, with_node_id
 from mcp_server.telemetry.metrics import MULTIPROC_DIR_ENV
 from mcp_server.telemetry.metrics_listener import serving_metrics
 from mcp_server.worker_relay import SOCKETS_DIR_ENV, WorkerRelay
+
+logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +74,13 @@ def with_host(config: BridgeConfig, host: str | None, port: int | None = None) -
 
 
 def effective_config(args: argparse.Namespace) -> BridgeConfig:
-    config = with_host(load(args.config), args.host, args.port)
+    return _config_and_node(args)[0]
+
+
+def _config_and_node(args: argparse.Namespace) -> tuple[BridgeConfig, Source]:
+    """The settings serve runs with (a replica's node id made from its host name when it names none),
+    and where the node id came from."""
+    config, node = with_node_id(with_host(load(args.config), args.host, args.port))
     if (
         not config.tokens
         and not config.oauth.enabled
@@ -86,7 +96,21 @@ def effective_config(args: argparse.Namespace) -> BridgeConfig:
         raise ConfigError(f"--workers {args.workers}: use 1 or more worker processes")
     if args.workers > 1 and not config.server.stateless:
         raise ConfigError("--workers > 1 needs server.stateless = true: sessions live in one process")
-    return config
+    return config, node
+
+
+def _log_node(config: BridgeConfig, source: Source) -> None:
+    node = config.server.node_id
+    if source == "configured":
+        logger.info("replica node id %s (configured): SSE message paths name it, /messages/%s/", node, node)
+    elif source == "generated":
+        logger.info(
+            "replica node id %s (from the host name; set server.node_id or %s to choose one): SSE message "
+            "paths name it, /messages/%s/, and the balancer must route those to this replica",
+            node,
+            NODE_ID_ENV,
+            node,
+        )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -116,7 +140,8 @@ def grace_seconds(config: BridgeConfig) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = effective_config(args)
+    config, node_source = _config_and_node(args)
+    _log_node(config, node_source)
     # sse-starlette cuts every event stream the moment SIGTERM arrives, which would drop the answer of
     # a call still streaming on its stream. Let uvicorn's graceful shutdown (bounded by
     # server.shutdown_grace_seconds) wait for those responses instead; the app ends idle SSE streams
@@ -160,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
         if args.config is not None:
             os.environ["AGENT_BRIDGE_CONFIG"] = str(args.config)
         os.environ[_HOST_OVERRIDE] = config.server.host
+        if config.server.node_id is not None:  # every worker is the same replica, whatever its host name
+            os.environ[NODE_ID_ENV] = config.server.node_id
         os.environ[_LOG_ENV] = f"{getattr(args, 'log_level', 'warning')} {getattr(args, 'log_format', 'text')}"
     if args.pid_file is not None:
         args.pid_file.write_text(f"{os.getpid()}\n")
