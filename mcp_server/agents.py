@@ -21,7 +21,7 @@ from mcp_server.config import AgentConfig, BridgeConfig, agent_tools
 from mcp_server.conversations import ConversationSeal, derive_key
 from mcp_server.errors import UpstreamError
 from mcp_server.operations import TOOLS, ResourceOperation
-from mcp_server.store import ConversationStore, JsonCache, State, in_process, open_state
+from mcp_server.store import ConversationStore, JsonCache, SharedStore, State, in_process, open_state
 from mcp_server.upstream import UpstreamClient
 
 logger = logging.getLogger(__name__)
@@ -198,12 +198,13 @@ class AgentRegistry:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, config: BridgeConfig) -> AsyncGenerator[AgentRegistry]:
+    async def open(cls, config: BridgeConfig, shared: SharedStore | None = None) -> AsyncGenerator[AgentRegistry]:
         """Create one upstream pool per backend and the state the agents share (in process, or the
-        `[store] url` server), resolve names where asked, close the pools and the store on exit."""
+        `[store] url` server: over `shared`, the caller's connection, when it is to that store), resolve
+        names where asked, close the pools (and a store connection opened here) on exit."""
         async with AsyncExitStack() as stack:
             url = config.store.url.get_secret_value() if config.store.url is not None else None
-            state = await stack.enter_async_context(open_state(url))
+            state = await stack.enter_async_context(open_state(url, shared))
             clients: dict[str, UpstreamClient] = {}
             for name, backend_config in config.backends.items():
                 clients[name] = create_client(backend_config, name)

@@ -200,16 +200,17 @@ class BridgeApp:
     ) -> None:
         self.config = config
         self._reload = reload  # SIGHUP reloads the configuration with it (live_config.py)
-        self.live = LiveAgents(config, retire_after_seconds=config.server.call_deadline_seconds)
         self.changes = ListChanges()
         self._hangups: anyio.CancelScope | None = None  # cancelled at shutdown: no reload while stopping
         self._on_ready = on_ready  # called once the agents are known (serve prints its ready line then)
         self.relay = relay  # `--workers N` only: this worker's node in the SSE relay (worker_relay.py)
         self.tokens = TokenBook(config.tokens)
-        # `[store] url`: rate counts and the built-in server's grants live there (the agents' own state,
-        # opened with the registry, has its own connection). Nothing is sent before the first call.
+        # `[store] url`: rate counts, the built-in server's grants and the agents' state (conversations,
+        # answers in progress, caches) live there, all over this one client (one connection pool).
+        # Nothing is sent before the first call.
         url = config.store.url.get_secret_value() if config.store.url is not None else None
         self.shared = SharedStore(url) if url is not None else None
+        self.live = LiveAgents(config, config.server.call_deadline_seconds, self.shared)
         # OAuth 2.1 (`[oauth]`): bearer JWTs from trusted issuers, beside the static tokens.
         # `[oauth] built_in`: the bridge is also the authorization server (sign in with a bridge token).
         grants = SharedOAuthGrantStore(self.shared) if self.shared is not None else None

@@ -23,6 +23,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from mcp_server.agents import EVERYTHING, AgentRegistry
 from mcp_server.config import BridgeConfig
 from mcp_server.errors import ConfigError
+from mcp_server.store import SharedStore
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,9 @@ OnSwap = Callable[[BridgeConfig, AgentRegistry], Awaitable[None]]
 
 
 class LiveAgents:
-    def __init__(self, config: BridgeConfig, retire_after_seconds: float) -> None:
+    def __init__(self, config: BridgeConfig, retire_after_seconds: float, shared: SharedStore | None = None) -> None:
         self.config = config
+        self._shared = shared  # the app's store connection: every registry's state goes over it (same URL)
         self.registry: AgentRegistry | None = None
         self._retire_after = retire_after_seconds
         self._group: TaskGroup | None = None
@@ -93,7 +95,7 @@ class LiveAgents:
             return True
 
     async def _hold(self, config: BridgeConfig, *, task_status: TaskStatus[AgentRegistry]) -> None:
-        async with AgentRegistry.open(config) as registry:
+        async with AgentRegistry.open(config, self._shared) as registry:
             registry_done = anyio.Event()
             self._releases[registry] = registry_done
             task_status.started(registry)

@@ -35,6 +35,7 @@ def shown_location(url: str) -> str:
 class SharedStore:
     def __init__(self, url: str) -> None:
         self.location = shown_location(url)
+        self._url = url  # may hold a password: never shown, only compared
         self._client = redis_asyncio.Redis.from_url(
             url,
             socket_timeout=TIMEOUT_SECONDS,
@@ -42,6 +43,10 @@ class SharedStore:
             health_check_interval=30,
             decode_responses=False,
         )
+
+    def serves(self, url: str) -> bool:
+        """Whether this connection is to the store at `url` (so a part of the process may use it too)."""
+        return url == self._url
 
     @staticmethod
     def key(kind: str, *parts: str) -> str:

@@ -1,5 +1,6 @@
 """What a process shares with its peers: in this process (the default), or the Valkey/Redis server at
-`[store] url`. `open_state` is the one place the choice is made."""
+`[store] url`. `open_state` is the one place the choice is made, and reuses the connection the HTTP app
+opened for its rate counters and grants when it is to the same store."""
 
 from __future__ import annotations
 
@@ -30,11 +31,16 @@ def in_process() -> State:
 
 
 @asynccontextmanager
-async def open_state(url: str | None) -> AsyncGenerator[State]:
-    """The state for a store URL (None: in process); the connection closes on exit. Nothing is sent to
-    the store here: a store that is down fails the calls that need it, not the start."""
+async def open_state(url: str | None, opened: SharedStore | None = None) -> AsyncGenerator[State]:
+    """The state for a store URL (None: in process); the connection closes on exit. `opened`: a
+    connection the caller already holds (the HTTP app's); used when it is to the same URL, and left
+    open, so one process keeps one client (one pool) per store. Nothing is sent to the store here: a
+    store that is down fails the calls that need it, not the start."""
     if url is None:
         yield in_process()
+        return
+    if opened is not None and opened.serves(url):
+        yield State(SharedConversationStore(opened), opened)
         return
     shared = SharedStore(url)
     try:
