@@ -103,6 +103,11 @@ class Cluster:
     nginx: subprocess.Popen[bytes]
     prefix: Path
 
+    def error_log(self) -> str:
+        """nginx's error log so far (why it answered 502, if it did)."""
+        log = self.prefix / "error.log"
+        return log.read_text() if log.exists() else ""
+
     def route(self, *, down: Replica | None = None) -> None:
         """Reload nginx with `down` marked down (no new work for it), as an orchestrator drains a replica
         before stopping it; returns once the previous workers (the old routing) have exited."""

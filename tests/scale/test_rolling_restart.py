@@ -109,7 +109,7 @@ async def test_a_rolling_restart_fails_no_call(cluster: Cluster, sandbox_session
                 tally.in_flight -= 1
             text = response.text.replace(" ", "")
             if response.status_code != 200 or '"isError":true' in text or '"result"' not in text:
-                tally.failures.append(f"{response.status_code}: {response.text[:300]}")
+                tally.failures.append(f"{response.status_code}: {response.text[:1000]}")
             tally.calls[number] += 1
             if tally.restarting is not None:
                 tally.during[tally.restarting] = tally.during.get(tally.restarting, 0) + 1
@@ -140,5 +140,5 @@ async def test_a_rolling_restart_fails_no_call(cluster: Cluster, sandbox_session
         f"{min(tally.calls)}-{max(tally.calls)} calls per client, answered while each replica restarted: "
         + ", ".join(f"{node} {n}" for node, n in tally.during.items())
     )
-    assert not tally.failures, tally.failures[:3]
+    assert not tally.failures, (tally.failures[:3], cluster.error_log()[-3000:])
     assert set(tally.during) == {r.node for r in cluster.replicas}  # calls ran through every restart
