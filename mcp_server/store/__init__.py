@@ -4,7 +4,8 @@ authorization server's clients, codes, refresh tokens and key. In this process b
 (`InProcessConversationStore`, `InProcessCache`, `InProcessRateCounter`, `InProcessOAuthGrantStore`);
 all four in Valkey/Redis when `[store] url` is set (`SharedConversationStore`, `SharedCache`,
 `SharedRateCounter`, `SharedOAuthGrantStore`), so several workers or replicas see the same state.
-`open_state` chooses for the agents' state; the HTTP app opens the counters and grants."""
+`open_state` chooses for the agents' state; the HTTP app opens the counters and grants, over the same
+`SharedStore` (one client per process)."""
 
 from mcp_server.store.caches import InProcessCache, JsonCache, SharedCache
 from mcp_server.store.conversations import ConversationStore, StoredConversation, Turn
