@@ -147,5 +147,7 @@ async def test_a_rolling_restart_fails_no_call(cluster: Cluster, sandbox_session
         + ", ".join(f"{node} {n}" for node, n in tally.during.items())
         + f"; out of rotation {', '.join(f'{s:.1f}' for s in restarts)} s, {time.monotonic() - started:.0f} s in all"
     )
+    for failure in tally.failures[:5]:  # whole, in the captured output (an assertion message is cut short)
+        print(f"failed call: {failure}\nnginx error log: {cluster.error_log()[-3000:]}")
     assert not tally.failures, (tally.failures[:3], cluster.error_log()[-3000:])
     assert set(tally.during) == {r.node for r in cluster.replicas}  # calls ran through every restart
