@@ -67,6 +67,7 @@ from mcp_server.protection import RateLimit, RateLimiter
 from mcp_server.request_body import read_body, replaying
 from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
+from mcp_server.stateless_exchange import is_modern, serve_one_exchange
 from mcp_server.store import InProcessRateCounter, RateCounter, SharedOAuthGrantStore, SharedRateCounter, SharedStore
 from mcp_server.telemetry import json_logs, tracing
 from mcp_server.telemetry.metrics import CONTENT_TYPE, REFUSALS, exposition, retire_from_multiprocess_metrics
@@ -423,8 +424,16 @@ class BridgeApp:
             if refusal is not None:
                 await JSONResponse(refusal.model_dump(mode="json", exclude_unset=True), 400)(scope, receive, send)
                 return
+            if (
+                self.config.server.stateless
+                and complete
+                and await serve_one_exchange(self.server, self.sessions.lifespan_state, scope, body, receive, send)
+            ):
+                return
             receive = replaying(body, complete, receive)
-        if self.config.server.stateless:
+        if self.config.server.stateless and is_modern(request):
+            await self._streamable(scope, receive, send)  # the SDK's modern entry watches for a disconnect itself
+        elif self.config.server.stateless:
             await cancel_on_disconnect(self._streamable, scope, receive, send)
         else:  # sessions carry notifications/cancelled to their requests themselves
             if request.method == "POST" and "mcp-session-id" not in request.headers:
