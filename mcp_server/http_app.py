@@ -258,6 +258,8 @@ class BridgeApp:
                 seal_for(config),
                 authenticate=self._authenticate if self.oauth is not None else None,
                 limiter=limiter,
+                challenge=self._challenge,
+                oauth_endpoints=self.oauth.authorization_endpoints if self.oauth is not None else None,
             )
             if config.actions.enabled
             else None

@@ -159,7 +159,7 @@ async def test_the_sdk_oauth_client_signs_in_refreshes_and_asks(bridge: BridgePr
     assert works.status_code == 200 and "ask" in works.text
     assert hr.status_code == 403 and 'scope="agent:hr"' in hr.headers["www-authenticate"]
     assert action.status_code == 200, action.text  # the Actions facade takes the same access tokens
-    assert other_action.status_code == 404 and no_action.status_code == 401
+    assert other_action.status_code == 403 and no_action.status_code == 401  # 403: as /agents/hr/mcp
     assert revoked.status_code == 200
     assert after_revoke.status_code == 400
 

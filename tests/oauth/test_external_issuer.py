@@ -53,6 +53,8 @@ def setup(sandbox_session: SandboxProcess, tmp_path_factory: pytest.TempPathFact
             sandbox_session.url,
             extra_server=[f'public_url = "{public_url}"'],
             extra_tables=[
+                "[actions]",
+                "enabled = true",
                 "[oauth]",
                 f'issuer = "{idp.issuer}"',
                 'audience = ["urn:agent-bridge:test", "urn:agent-bridge:opaque"]',
@@ -125,6 +127,20 @@ def test_no_token_is_a_401_with_the_metadata_location(setup: Setup) -> None:
     response = _post(f"{setup.bridge}/agents/hr/mcp")
     _assert_invalid_token(response, setup, "/agents/hr/mcp")
     assert _challenge(response)["scope"] == "agent:hr"
+
+
+def test_actions_documents_name_the_providers_endpoints(setup: Setup) -> None:
+    with httpx2.Client(timeout=20) as http:
+        provider = http.get(f"{setup.idp.issuer}/.well-known/openid-configuration").json()
+        document = http.get(f"{setup.bridge}/actions/hr/openapi.json?auth=oauth").json()
+        refused = http.get(f"{setup.bridge}/actions/hr/sources")
+        token = setup.idp.client_credentials(resource=setup.bridge, scope="agent:hr")
+        allowed = http.get(f"{setup.bridge}/actions/hr/sources", headers=_bearer(token))
+    flow = document["components"]["securitySchemes"]["oauth2"]["flows"]["authorizationCode"]
+    assert flow["authorizationUrl"] == provider["authorization_endpoint"]
+    assert flow["tokenUrl"] == provider["token_endpoint"]
+    assert refused.status_code == 401 and _challenge(refused)["scope"] == "agent:hr"
+    assert allowed.status_code == 200, allowed.text
 
 
 def test_protected_resource_metadata_at_the_root_and_path_inserted(setup: Setup) -> None:
