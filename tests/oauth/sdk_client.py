@@ -3,7 +3,7 @@ a person who follows the authorization URL, pastes a bridge token and consents (
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx2
 from mcp.client.auth import OAuthClientProvider
@@ -51,15 +51,16 @@ class Person:
             self.pages.append(form_page.text)
             fields = form_fields(form_page.text)
             assert fields.password_fields == ["token"]
-            origin = f"{urlsplit(authorization_url).scheme}://{urlsplit(authorization_url).netloc}"
+            form_url = sent.headers["location"]  # its forms' actions are relative to it, as a browser reads them
             consent_page = await browser.post(
-                f"{origin}/oauth/sign-in", data={"request": fields.inputs["request"], "token": self.bridge_token}
+                urljoin(form_url, fields.action), data={"request": fields.inputs["request"], "token": self.bridge_token}
             )
             assert consent_page.status_code == 200, consent_page.text
             self.pages.append(consent_page.text)
-            consent = form_fields(consent_page.text).inputs
+            consent_form = form_fields(consent_page.text)
+            consent = consent_form.inputs
             back = await browser.post(
-                f"{origin}/oauth/consent",
+                urljoin(form_url, consent_form.action),
                 data={"request": consent["request"], "ticket": consent["ticket"], "decision": "allow"},
             )
             assert back.status_code == 303
