@@ -248,6 +248,7 @@ class BridgeApp:
             config.server.node_id,
             self._oauth_principal if self.oauth is not None else None,
             idle_seconds=config.server.session_idle_seconds,
+            base_path=urlsplit(config.server.public_url).path.rstrip("/") if config.server.public_url else "",
         )
         # The ChatGPT Actions / OpenAPI facade (`/actions/...`), only when `[actions] enabled = true`.
         self.actions = (

@@ -14,6 +14,7 @@ import httpx2
 import jwt
 import pytest
 from mcp import Client
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.oauth.sdk_client import Memory, Person, provider
@@ -134,3 +135,9 @@ async def test_the_sdk_client_signs_in_and_asks_through_the_proxy(proxied: Proxi
     claims = jwt.decode(storage.tokens.access_token, options={"verify_signature": False})
     assert claims["iss"] == claims["aud"] == proxied.public_url
     assert len(person.pages) == 2
+
+
+async def test_a_legacy_sse_stream_announces_its_messages_url_under_the_base_path(proxied: Proxied) -> None:
+    async with Client(sse_client(f"{proxied.public_url}/agents/support/sse", headers=proxied.bridge.auth())) as client:
+        result = await client.call_tool("ask", {"question": "How long are backups kept on the Pro plan?"})
+    assert not result.is_error and "90 days" in json.dumps(result.structured_content)
