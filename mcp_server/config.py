@@ -240,8 +240,9 @@ class OAuthConfig(_Strict):
     # there (Claude Code, VS Code); off for a bridge that cannot reach the internet (clients then register).
     client_metadata_documents: bool = True
     leeway_seconds: float = Field(default=60.0, ge=0, le=600)
-    # Built-in server: the lifetime of the access tokens it issues, and of its refresh tokens.
-    access_token_seconds: int = Field(default=600, ge=60, le=86_400)
+    # Built-in server: the lifetime of the access tokens it issues (clients refresh them by themselves
+    # when they expire), and of its refresh tokens (each good once: a refresh returns a new one).
+    access_token_seconds: int = Field(default=600, ge=5, le=86_400)
     refresh_token_days: float = Field(default=30.0, gt=0, le=365)
 
     @field_validator("issuer", "audience", mode="before")

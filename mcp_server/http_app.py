@@ -249,6 +249,7 @@ class BridgeApp:
             config.server.node_id,
             self._oauth_principal if self.oauth is not None else None,
             idle_seconds=config.server.session_idle_seconds,
+            base_path=urlsplit(config.server.public_url).path.rstrip("/") if config.server.public_url else "",
         )
         # The ChatGPT Actions / OpenAPI facade (`/actions/...`), only when `[actions] enabled = true`.
         self.actions = (
@@ -259,6 +260,8 @@ class BridgeApp:
                 seal_for(config),
                 authenticate=self._authenticate if self.oauth is not None else None,
                 limiter=limiter,
+                challenge=self._challenge,
+                oauth_endpoints=self.oauth.authorization_endpoints if self.oauth is not None else None,
             )
             if config.actions.enabled
             else None
@@ -283,7 +286,22 @@ class BridgeApp:
     def _challenge(self, scope: Scope, refusal: Refusal) -> dict[str, str]:
         if self.oauth is None:
             return {}
-        return self.oauth.challenge(scope["path"], scope.get("path_params", {}), refusal)
+        params: dict[str, str] = dict(scope.get("path_params", {}))
+        if "project_id" in params and "agent" not in params:
+            agent = self._project_agent(params["project_id"])
+            if agent is not None:  # the scope that would do: the agent the project maps to
+                params["agent"] = agent
+        return self.oauth.challenge(scope["path"], params, refusal)
+
+    def _project_agent(self, project: str) -> str | None:
+        """The agent a `/projects/{id}/` URL serves, for the challenge's scope (`agent:*` when none).
+        Agent names are public with OAuth on (the metadata's `scopes_supported` lists them all); a
+        token that may not use the agent still gets the 404 of a missing project (no probing)."""
+        project_id = project_number(project)
+        if self.registry is None or project_id is None:
+            return None
+        agent = self.registry.by_project(project_id)
+        return agent.name if agent is not None else None
 
     def _registry(self) -> AgentRegistry:
         if self.registry is None:

@@ -30,7 +30,14 @@ from starlette.types import Receive, Scope, Send
 from mcp_server.actions.answers import AnswerState, AnswerStore, InProcessAnswers, is_answer_id
 from mcp_server.actions.catalog import ASK, ENDPOINTS, AnswerOut, Endpoint, GetAnswerArgs
 from mcp_server.actions.credentials import presented_token
-from mcp_server.actions.document import AUTH_STYLES, AuthStyle, agent_document, as_openapi_30, combined_document
+from mcp_server.actions.document import (
+    AUTH_STYLES,
+    AuthStyle,
+    OAuthFlow,
+    agent_document,
+    as_openapi_30,
+    combined_document,
+)
 from mcp_server.actions.failures import (
     Failure,
     call_failed,
@@ -46,6 +53,8 @@ from mcp_server.auth import Identity, TokenBook
 from mcp_server.config import BridgeConfig
 from mcp_server.conversations import ConversationSeal
 from mcp_server.errors import CallError, Refusal, StoreUnavailableError
+from mcp_server.oauth.challenge import OAuthRefusal
+from mcp_server.oauth.scopes import agent_scope
 from mcp_server.operations import Call
 from mcp_server.operations.models import AskArgs, AskResult
 from mcp_server.protection import RateLimiter
@@ -53,15 +62,26 @@ from mcp_server.protection import RateLimiter
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
+Challenge = Callable[[Scope, Refusal], dict[str, str]]
+"""The `WWW-Authenticate` header for a refusal (the MCP endpoints' OAuth challenge), or none."""
+OAuthEndpoints = Callable[[], Awaitable[tuple[str, str]]]
+"""Where people sign in and clients get tokens: (authorization URL, token URL)."""
+
+
+def _no_challenge(scope: Scope, refusal: Refusal) -> dict[str, str]:
+    return {}
+
+
 _INTERNAL: Final = "The bridge failed while handling this call (an internal error, logged for the operator). Retry."
 
 
 class _Endpoint:
     """An ASGI endpoint for `methods`: any other method gets a JSON 405, any `Failure` its JSON body."""
 
-    def __init__(self, handler: Handler, *methods: str) -> None:
+    def __init__(self, handler: Handler, *methods: str, challenge: Challenge = _no_challenge) -> None:
         self._handler = handler
         self._methods = methods
+        self._challenge = challenge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -72,6 +92,7 @@ class _Endpoint:
             response = await self._handler(request)
         except Refusal as refusal:
             response = refused(refusal).response()
+            response.headers.update(self._challenge(scope, refusal))  # with OAuth: as on the MCP endpoints
         except Failure as failure:
             response = failure.response()
             if failure.status == 405:
@@ -96,6 +117,8 @@ class ActionsFacade:
         answers: AnswerStore | None = None,
         authenticate: Callable[[Request, str | None], Awaitable[Identity]] | None = None,
         limiter: RateLimiter | None = None,
+        challenge: Challenge = _no_challenge,
+        oauth_endpoints: OAuthEndpoints | None = None,
     ) -> None:
         self._settings = config.actions
         self._limiter = limiter
@@ -104,6 +127,8 @@ class ActionsFacade:
         self._tokens = tokens
         # With OAuth the bridge's own authenticator (static tokens, then OAuth access tokens).
         self._authenticate = authenticate
+        self._challenge = challenge
+        self._oauth_endpoints = oauth_endpoints  # with `[oauth]`: the documents' `?auth=oauth` flow
         self._registry = registry
         self._seal = seal
         self._answers = answers  # None: chosen with the agents (in process, or the `[store] url` server)
@@ -121,15 +146,15 @@ class ActionsFacade:
                 tasks.cancel_scope.cancel()
 
     def routes(self) -> list[Route]:
+        challenge = self._challenge
         routes = [
             Route("/actions/openapi.json", _Endpoint(self.combined_document, "GET")),
             Route("/actions/{agent}/openapi.json", _Endpoint(self.agent_document, "GET")),
-            Route("/actions/{agent}/answers/{answer_id}", _Endpoint(self.get_answer, "GET")),
+            Route("/actions/{agent}/answers/{answer_id}", _Endpoint(self.get_answer, "GET", challenge=challenge)),
         ]
         for endpoint in ENDPOINTS:
-            routes.append(
-                Route(f"/actions/{{agent}}/{endpoint.path}", _Endpoint(self._operation(endpoint), endpoint.method))
-            )
+            handler = _Endpoint(self._operation(endpoint), endpoint.method, challenge=challenge)
+            routes.append(Route(f"/actions/{{agent}}/{endpoint.path}", handler))
         return routes
 
     # -- documents (public: they hold no secret, and the GPT editor's "Import from URL" sends no token) --
@@ -148,8 +173,15 @@ class ActionsFacade:
             raise Failure(
                 400, f"auth: use one of {', '.join(AUTH_STYLES)} (the security scheme the document declares)."
             )
+        if auth == "oauth" and self._oauth_endpoints is None:
+            raise Failure(400, "auth=oauth: this bridge has no [oauth] table; use bearer, basic or api_key.")
         protected = self._tokens.enabled or self._authenticate is not None
         return version.startswith("3.0"), auth if protected else None
+
+    async def _flow(self, auth: AuthStyle | None) -> OAuthFlow | None:
+        if auth != "oauth" or self._oauth_endpoints is None:
+            return None
+        return OAuthFlow(*await self._oauth_endpoints())
 
     def _document_scope(self, request: Request) -> AccessScope:
         """Whose documents: a valid token's own agents (so it cannot learn others' names by asking),
@@ -163,14 +195,14 @@ class ActionsFacade:
         if agent is None or not self._document_scope(request).allows_agent(agent.name):
             raise Failure(404, "No agent by that name. The list of agents is in /actions/openapi.json.")
         legacy, auth = self._document_options(request)
-        document = agent_document(agent, self._server_url(request), auth)
+        document = agent_document(agent, self._server_url(request), auth, await self._flow(auth))
         return JSONResponse(as_openapi_30(document) if legacy else document)
 
     async def combined_document(self, request: Request) -> Response:
         registry = self._registry_now()
         legacy, auth = self._document_options(request)
         agents = registry.visible(self._document_scope(request))
-        document = combined_document(agents, self._server_url(request), auth)
+        document = combined_document(agents, self._server_url(request), auth, await self._flow(auth))
         return JSONResponse(as_openapi_30(document) if legacy else document)
 
     # -- who may call what ---------------------------------------------------------------------
@@ -205,6 +237,15 @@ class ActionsFacade:
             identity = self._tokens.authenticate(credential)
         registry = self._registry_now()
         agent = registry.get(request.path_params["agent"])
+        if agent is not None and identity.oauth and not identity.scope.allows_agent(agent.name):
+            # As on the MCP endpoints: an OAuth client asks the person to consent to the agent's scope.
+            raise OAuthRefusal(
+                403,
+                f"The access token does not cover agent '{agent.name}'; sign in again granting "
+                f"{agent_scope(agent.name)}.",
+                error="insufficient_scope",
+                scope=agent_scope(agent.name),
+            )
         if agent is None or not identity.scope.allows_agent(agent.name):
             names = ", ".join(a.name for a in registry.visible(identity.scope)) or "none"
             raise Failure(404, f"No agent by that name for this token. Agents you may use: {names}.")
