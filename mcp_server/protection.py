@@ -5,10 +5,18 @@ and a circuit breaker. Every CustomGPT message costs a query credit, so a flood 
   open mode) in a sliding window; over its limit the call fails with `RateLimitedError`, naming the
   limit and the seconds until the next call fits. Counters live behind `store.RateCounter`.
 * `BackendGuard` lets at most `max_concurrent` requests reach one backend at once; the others queue
-  for up to `queue_timeout` seconds and then fail with `UpstreamBusyError`. After `failure_threshold`
-  consecutive failed requests (5xx, timeouts, connection errors) the breaker opens: requests fail at
-  once with `CircuitOpenError` saying when it will try again; after `open_seconds` one probe request
-  is let through (half-open), and its outcome closes or reopens the breaker.
+  for up to `queue_timeout` seconds and then fail with `UpstreamBusyError`.
+* Its circuit breaker counts upstream failures (5xx, timeouts, connection errors; a 4xx or a bad
+  body means the upstream is alive, so it counts as a success) and opens on either of two rules:
+  `failure_threshold` (N) failed requests in a row, or, within the last `window_seconds` (W), at
+  least N failed requests that are at least `failure_ratio` (R) of the requests finished in that
+  window. The second rule catches a backend that fails one kind of request while another succeeds:
+  an `ask` whose conversation create succeeds and whose message POST fails is one failure in every
+  two requests, which never makes N in a row but is a share of 0.5 (just under it once other calls
+  succeed in the window, hence the default R of 0.25). Open, requests fail at once with
+  `CircuitOpenError` saying why and when it will try again; after `open_seconds` one probe request
+  is let through (half-open): its success closes the breaker with fresh counts, its failure opens it
+  for another `open_seconds`. Outcomes of other requests that finish while it is open do not count.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -86,6 +95,32 @@ class RateLimiter:
 _FAILURES: Final = (UpstreamServerError, UpstreamTimeoutError, UpstreamConnectionError)
 
 
+class _Window:
+    """Outcomes of the requests that finished in the last `seconds`, counted per whole second (so it
+    holds at most `seconds + 1` buckets however busy the backend is)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._buckets: deque[list[int]] = deque()  # [second, succeeded, failed], oldest first
+
+    def add(self, now: float, *, failed: bool) -> None:
+        second = math.floor(now)
+        if not self._buckets or self._buckets[-1][0] != second:
+            self._buckets.append([second, 0, 0])
+        self._buckets[-1][2 if failed else 1] += 1
+
+    def counts(self, now: float) -> tuple[int, int]:
+        """(failed, finished) within the window ending at `now`."""
+        horizon = now - self.seconds
+        while self._buckets and self._buckets[0][0] + 1 <= horizon:
+            self._buckets.popleft()
+        failed = sum(bucket[2] for bucket in self._buckets)
+        return failed, failed + sum(bucket[1] for bucket in self._buckets)
+
+    def clear(self) -> None:
+        self._buckets.clear()
+
+
 class BackendGuard:
     """The concurrency bound and circuit breaker of one backend."""
 
@@ -97,16 +132,21 @@ class BackendGuard:
         queue_timeout: float,
         failure_threshold: int,
         open_seconds: float,
+        failure_ratio: float = 0.25,
+        window_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.backend = backend
         self._slots = anyio.Semaphore(max_concurrent)
         self._queue_timeout = queue_timeout
         self._threshold = failure_threshold  # 0: no breaker
+        self._ratio = failure_ratio
         self._open_seconds = open_seconds
         self._clock = clock
-        self._failures = 0
+        self._in_a_row = 0
+        self._window = _Window(window_seconds)
         self._open_until: float | None = None  # None: closed
+        self._reason = ""  # why it opened, for the fail-fast message
         self._probing = False
 
     @property
@@ -135,15 +175,15 @@ class BackendGuard:
             try:
                 yield
             except _FAILURES:
-                self._failed()
+                self._finished(failed=True, probe=probe)
                 raise
             except anyio.get_cancelled_exc_class():
                 raise
             except BaseException:
-                self._succeeded()  # the upstream answered (a 4xx, a bad body): it is alive
+                self._finished(failed=False, probe=probe)  # the upstream answered (a 4xx, a bad body): it is alive
                 raise
             else:
-                self._succeeded()
+                self._finished(failed=False, probe=probe)
             finally:
                 self._slots.release()
         finally:
@@ -158,18 +198,38 @@ class BackendGuard:
         if wait > 0 or self._probing:
             seconds = max(1, math.ceil(wait))
             raise CircuitOpenError(
-                f"backend '{self.backend}' failed {self._threshold} times in a row, so the bridge is not sending it "
-                f"requests for now; it will try again in {seconds} seconds.",
+                f"backend '{self.backend}' {self._reason}, so the bridge is not sending it requests for now; "
+                f"it will try again in {seconds} seconds.",
                 retry_after=seconds,
             )
         self._probing = True
         return True
 
-    def _failed(self) -> None:
-        self._failures += 1
-        if self._threshold and (self._failures >= self._threshold or self._open_until is not None):
-            self._open_until = self._clock() + self._open_seconds
+    def _finished(self, *, failed: bool, probe: bool) -> None:
+        if not self._threshold:
+            return
+        now = self._clock()
+        if self._open_until is not None:  # open or half-open: only the probe's outcome counts
+            if probe and failed:
+                self._open(now, "failed again when the bridge tried it after a pause")
+            elif probe:
+                self._open_until = None  # closed, with a fresh count
+                self._in_a_row = 0
+                self._window.clear()
+            return
+        self._in_a_row = self._in_a_row + 1 if failed else 0
+        self._window.add(now, failed=failed)
+        if not failed:
+            return
+        failed_in_window, finished = self._window.counts(now)
+        if self._in_a_row >= self._threshold:
+            self._open(now, f"failed {self._in_a_row} times in a row")
+        elif failed_in_window >= self._threshold and failed_in_window >= self._ratio * finished:
+            self._open(
+                now,
+                f"failed {failed_in_window} of its last {finished} requests (within {self._window.seconds:g} seconds)",
+            )
 
-    def _succeeded(self) -> None:
-        self._failures = 0
-        self._open_until = None
+    def _open(self, now: float, reason: str) -> None:
+        self._open_until = now + self._open_seconds
+        self._reason = reason

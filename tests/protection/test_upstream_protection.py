@@ -117,7 +117,7 @@ async def test_the_circuit_breaker_fails_fast_then_probes_again(tmp_path: Path, 
                 assert failed.is_error and "the upstream failed (HTTP 500" in _text(failed)
             sent = _requests_sent(sandbox)
             fast = await client.call_tool("ask", QUESTION)
-            assert fast.is_error and "failed 2 times in a row" in _text(fast)
+            assert fast.is_error and "failed 2 times in a row" in _text(fast), _text(fast)
             assert "it will try again in " in _text(fast)
             assert _requests_sent(sandbox) == sent  # failed fast: nothing sent
             facade = httpx2.get(f"{bridge.url}/actions/support/sources", headers=bridge.auth(), timeout=30)
@@ -128,6 +128,41 @@ async def test_the_circuit_breaker_fails_fast_then_probes_again(tmp_path: Path, 
             assert not probe.is_error, _text(probe)
             again = await client.call_tool("ask", QUESTION)
             assert not again.is_error, _text(again)
+
+
+async def test_the_breaker_opens_when_only_the_message_posts_fail(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """Each `ask` creates a conversation (succeeds) and posts its message (fails): never two failures in
+    a row, yet half the requests fail, so the breaker opens, fails fast, and recovers by its probe."""
+    backend = ["breaker_failures = 3", "breaker_open_seconds = 2"]  # the default share: 0.25
+    with _bridge(tmp_path, sandbox, backend=backend) as bridge:
+        async with _client(bridge) as client:
+            assert not (await client.call_tool("ask", QUESTION)).is_error  # healthy first
+            sandbox.arm_fault("server-error", count=-1, path=MESSAGES)  # only the message POST fails
+            upstream_failures = 0
+            fast = None
+            for _ in range(12):  # the healthy requests above are in the window too
+                result = await client.call_tool("ask", QUESTION)
+                assert result.is_error
+                if "so the bridge is not sending it requests for now" in _text(result):
+                    fast = _text(result)
+                    break
+                assert "the upstream failed (HTTP 500" in _text(result), _text(result)
+                upstream_failures += 1
+            assert fast is not None, "the breaker never opened"
+            assert upstream_failures >= 3
+            assert f"failed {upstream_failures} of its last " in fast and "it will try again in " in fast, fast
+            assert "in a row" not in fast
+            sent = _requests_sent(sandbox)
+            again = await client.call_tool("ask", QUESTION)
+            assert again.is_error and "it will try again in " in _text(again)
+            assert _requests_sent(sandbox) == sent  # failed fast: nothing sent
+            sandbox.clear_faults()
+            await anyio.sleep(2.5)  # the open time; the next request is the half-open probe
+            probe = await client.call_tool("ask", QUESTION)
+            assert not probe.is_error, _text(probe)
+            assert _requests_sent(sandbox) > sent
+            after = await client.call_tool("ask", QUESTION)
+            assert not after.is_error, _text(after)
 
 
 async def test_requests_over_the_concurrency_bound_queue_then_fail_clearly(
