@@ -1,9 +1,11 @@
 """Protection of the upstream: a rate limit per token, and per backend a bound on concurrent requests
 and a circuit breaker. Every CustomGPT message costs a query credit, so a flood stops here.
 
-* `RateLimiter` counts each tool call and resource read of a principal (token, passthrough key, the
-  open mode) in a sliding window; over its limit the call fails with `RateLimitedError`, naming the
-  limit and the seconds until the next call fits. Counters live behind `store.RateCounter`.
+* `RateLimiter` counts each tool call and resource read of a principal (token, passthrough key, OAuth
+  grant, the open mode) in a sliding window; over its limit the call fails with `RateLimitedError`,
+  naming the limit and the seconds until the next call fits. Counters live behind `store.RateCounter`.
+  Unless the operator sets `server.rate_limit`, the limit is `DEFAULT_RATE` per token and none for
+  the open mode (no tokens and no OAuth: the whole bridge is one user's, on loopback).
 * `BackendGuard` lets at most `max_concurrent` requests reach one backend at once; the others queue
   for up to `queue_timeout` seconds and then fail with `UpstreamBusyError`.
 * Its circuit breaker counts upstream failures (5xx, timeouts, connection errors; a 4xx or a bad
@@ -45,6 +47,7 @@ from mcp_server.store import RateCounter
 UNITS: Final = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 RATE_PATTERN: Final = r"^(off|[1-9][0-9]{0,8}/(second|minute|hour|day))$"
 UNLIMITED_PRINCIPALS: Final = frozenset({"local"})  # stdio: the operator's own process
+DEFAULT_RATE: Final = "60/minute"  # each token's, when server.rate_limit is not set
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +70,17 @@ class RateLimit:
 class RateLimiter:
     """The rate limit of each principal: its token's own, else the server's default."""
 
-    def __init__(self, counter: RateCounter, default: RateLimit | None, limits: Mapping[str, RateLimit | None]) -> None:
+    def __init__(
+        self,
+        counter: RateCounter,
+        default: RateLimit | None,
+        limits: Mapping[str, RateLimit | None],
+        callers: Mapping[str, str] | None = None,
+    ) -> None:
         self._counter = counter
         self._default = default
         self._limits = dict(limits)  # principal -> its token's limit (None: unlimited)
+        self._callers = dict(callers or {})  # principal -> who it is in a refusal, if not "token '<name>'"
 
     def limit_of(self, principal: str) -> RateLimit | None:
         if principal in UNLIMITED_PRINCIPALS:
@@ -85,8 +95,9 @@ class RateLimiter:
         wait = await self._counter.hit(f"rate:{principal}", limit=limit.count, window_seconds=limit.window_seconds)
         if wait is not None:
             seconds = max(1, math.ceil(wait))
+            caller = self._callers.get(principal, f"token '{name}'")
             raise RateLimitedError(
-                f"token '{name}' is over its rate limit of {limit.text}; retry in {seconds} seconds "
+                f"{caller} is over its rate limit of {limit.text}; retry in {seconds} seconds "
                 "(the operator sets the limit with rate_limit in [[tokens]] or [server]).",
                 retry_after=seconds,
             )

@@ -107,6 +107,55 @@ async def test_a_token_may_have_its_own_rate_limit(tmp_path: Path, sandbox: Sand
     assert over.is_error and "rate limit of 1/hour" in _text(over)
 
 
+@asynccontextmanager
+async def _open_client(bridge: BridgeProcess) -> AsyncGenerator[Client]:
+    """A client of a bridge with no tokens: it sends no credential."""
+    async with (
+        httpx2.AsyncClient(timeout=30) as http,
+        Client(streamable_http_client(f"{bridge.url}/agents/support/mcp", http_client=http)) as client,
+    ):
+        yield client
+
+
+async def _texts_of_calls(client: Client, count: int) -> list[str]:
+    """The error texts of `count` list_sources calls ("" for each that succeeded)."""
+    results = [await client.call_tool("list_sources", {}) for _ in range(count)]
+    return [_text(r) if r.is_error else "" for r in results]
+
+
+async def test_the_default_rate_limit_spares_a_bridge_with_no_tokens_but_not_a_token(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """No [server] rate_limit: the open mode (no tokens, no OAuth) is one user's and is not throttled;
+    a token gets 60/minute."""
+    open_config = write_http_config(
+        tmp_path / "open.toml", sandbox.url, protection=True, tokens=False, extra_tables=("[actions]", "enabled = true")
+    )
+    with running_bridge(open_config) as bridge:
+        async with _open_client(bridge) as client:
+            assert await _texts_of_calls(client, 61) == [""] * 61
+        facade = httpx2.get(f"{bridge.url}/actions/support/sources", timeout=30)  # the 62nd call
+        assert facade.status_code == 200, facade.text
+    with _bridge(tmp_path, sandbox) as bridge:
+        async with _client(bridge) as client:
+            texts = await _texts_of_calls(client, 61)
+    assert texts[:60] == [""] * 60
+    assert "token 'all' is over its rate limit of 60/minute; retry in " in texts[60], texts[60]
+
+
+async def test_a_configured_rate_limit_applies_to_a_bridge_with_no_tokens(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    config = write_http_config(
+        tmp_path / "open.toml", sandbox.url, protection=True, tokens=False, extra_server=['rate_limit = "2/minute"']
+    )
+    with running_bridge(config) as bridge:
+        async with _open_client(bridge) as client:
+            texts = await _texts_of_calls(client, 3)
+    assert texts[:2] == ["", ""]
+    assert "this bridge (it has no tokens) is over its rate limit of 2/minute; retry in " in texts[2], texts[2]
+
+
 async def test_the_circuit_breaker_fails_fast_then_probes_again(tmp_path: Path, sandbox: SandboxProcess) -> None:
     backend = ["breaker_failures = 2", "breaker_open_seconds = 1"]
     with _bridge(tmp_path, sandbox, backend=backend) as bridge:

@@ -10,6 +10,7 @@ import httpx2
 import pytest
 
 from mcp_server import upstream
+from mcp_server.auth import OPEN_PRINCIPAL
 from mcp_server.config import parse_config
 from mcp_server.errors import (
     CircuitOpenError,
@@ -19,6 +20,7 @@ from mcp_server.errors import (
     UpstreamRateLimitError,
     UpstreamServerError,
 )
+from mcp_server.http_app import rate_limiter_for
 from mcp_server.protection import BackendGuard, RateLimit, RateLimiter
 from mcp_server.store import InProcessRateCounter
 from mcp_server.upstream import UpstreamClient
@@ -50,7 +52,19 @@ def test_rates_are_read_as_configured_and_bad_ones_named() -> None:
     assert RateLimit.parse("off") is None
     with pytest.raises(ConfigError, match=r"tokens\[0\]\.rate_limit: '60 a minute' is not a rate; write it like"):
         parse_config({"tokens": [{"name": "a", "sha256": "0" * 64, "rate_limit": "60 a minute"}]}, source="t", env={})
-    assert parse_config({}, source="t", env={}).server.rate_limit == "60/minute"  # on by default
+
+
+def _limits(config: dict[str, object]) -> tuple[RateLimit | None, RateLimit | None]:
+    """(a token's limit, the open mode's limit) under `config`."""
+    limiter = rate_limiter_for(parse_config(config, source="t", env={}))
+    return limiter.limit_of("token:a"), limiter.limit_of(OPEN_PRINCIPAL)
+
+
+def test_by_default_a_token_gets_60_a_minute_and_the_open_mode_no_limit() -> None:
+    assert _limits({}) == (RateLimit(60, 60.0, "60/minute"), None)
+    set_limit = RateLimit(2, 60.0, "2/minute")
+    assert _limits({"server": {"rate_limit": "2/minute"}}) == (set_limit, set_limit)  # set: the open mode too
+    assert _limits({"server": {"rate_limit": "off"}}) == (None, None)
 
 
 async def test_the_limiter_names_the_limit_and_spares_stdio() -> None:
