@@ -355,7 +355,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
         chunks.append(chunk)
     try:
         value = json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep to read
         raise Failure(400, 'The body is not JSON; send a JSON object such as {"question": "..."}.') from None
     if not isinstance(value, dict):
         raise Failure(400, 'The body must be a JSON object such as {"question": "..."}.')

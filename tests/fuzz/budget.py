@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Final
 
 from hypothesis import HealthCheck, settings
 
 LONG_EXAMPLES: Final = 10_000
 LONG = settings.get_current_profile_name() == "long"
+CASES: Final[Counter[str]] = Counter()  # cases run per transport, printed at the end of the run
+
+
+def count_case(transport: str) -> None:
+    CASES[transport] += 1
 
 
 def fuzz_settings(quick: int) -> settings:
