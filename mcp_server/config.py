@@ -161,8 +161,11 @@ class ServerConfig(_Strict):
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
-    # An audit line (JSON) per tool call: a file path, or "logger:<name>" for a Python logger. Off when unset.
+    # An audit line (JSON) per tool call, connector search/fetch, resource read and Actions operation: a
+    # file path, or "logger:<name>" for a Python logger. Off when unset.
     audit_log: str | None = None
+    # Also write each call's question and answer text in its audit line (never a token). Off by default.
+    audit_content: bool = False
     # The bridge's URL as its clients reach it (e.g. behind a proxy): `https://bridge.example.com`.
     public_url: str | None = None
     # Also serve /metrics, with no token, on this port of metrics_host (for scrapers in a private network).

@@ -228,7 +228,11 @@ class BridgeApp:
         # it (which knows no same-origin rule) is turned off.
         checked_in_front = TransportSecuritySettings(enable_dns_rebinding_protection=False)
         limiter = rate_limiter_for(config, self.shared)
-        audit = AuditLog.to(config.server.audit_log) if config.server.audit_log else None
+        audit = (
+            AuditLog.to(config.server.audit_log, content=config.server.audit_content)
+            if config.server.audit_log
+            else None
+        )
         self.server = build_server(
             self._resolve_view, seal_for(config), call_settings(config), self.changes, limiter, audit
         )
@@ -262,6 +266,7 @@ class BridgeApp:
                 seal_for(config),
                 authenticate=self._authenticate if self.oauth is not None else None,
                 limiter=limiter,
+                audit=audit,
             )
             if config.actions.enabled
             else None
