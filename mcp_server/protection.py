@@ -115,6 +115,7 @@ class _Window:
         self._buckets: deque[list[int]] = deque()  # [second, succeeded, failed], oldest first
 
     def add(self, now: float, *, failed: bool) -> None:
+        self._forget_before(now)
         second = math.floor(now)
         if not self._buckets or self._buckets[-1][0] != second:
             self._buckets.append([second, 0, 0])
@@ -122,14 +123,17 @@ class _Window:
 
     def counts(self, now: float) -> tuple[int, int]:
         """(failed, finished) within the window ending at `now`."""
-        horizon = now - self.seconds
-        while self._buckets and self._buckets[0][0] + 1 <= horizon:
-            self._buckets.popleft()
+        self._forget_before(now)
         failed = sum(bucket[2] for bucket in self._buckets)
         return failed, failed + sum(bucket[1] for bucket in self._buckets)
 
     def clear(self) -> None:
         self._buckets.clear()
+
+    def _forget_before(self, now: float) -> None:
+        horizon = now - self.seconds
+        while self._buckets and self._buckets[0][0] + 1 <= horizon:
+            self._buckets.popleft()
 
 
 class BackendGuard:

@@ -156,6 +156,15 @@ async def test_failures_under_the_share_or_out_of_the_window_do_not_open_it() ->
     assert guard.state == "closed"
 
 
+async def test_the_window_keeps_no_more_than_its_seconds_of_buckets() -> None:
+    clock = Clock()
+    guard = _guard(clock, threshold=3, window=10)
+    for _ in range(1000):  # successes only, one a second: old seconds are dropped as new ones come
+        await _succeed(guard)
+        clock.now += 1
+    assert len(guard._window._buckets) <= 11  # pyright: ignore[reportPrivateUsage]
+
+
 async def test_only_the_probe_decides_while_the_breaker_is_open() -> None:
     clock = Clock()
     guard = _guard(clock)
