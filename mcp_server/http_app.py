@@ -63,7 +63,7 @@ from mcp_server.oauth.built_in import BuiltInOAuth
 from mcp_server.oauth.challenge import OAuthRefusal
 from mcp_server.oauth.protected_resource import SIGN_IN_HINT, ProtectedResource
 from mcp_server.oauth.scopes import ALL_AGENTS, agent_scope
-from mcp_server.protection import RateLimit, RateLimiter
+from mcp_server.protection import DEFAULT_RATE, RateLimit, RateLimiter
 from mcp_server.request_body import read_body, replaying
 from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
@@ -184,11 +184,15 @@ ConfigLoader = Callable[[], BridgeConfig]
 
 
 def rate_limiter_for(config: BridgeConfig, shared: SharedStore | None = None) -> RateLimiter:
-    """Each token's rate limit (its own, else server.rate_limit), counted in this process, or in the
-    shared store (`[store] url`) so every worker and replica counts the same calls."""
+    """Each token's rate limit (its own, else server.rate_limit, else 60/minute; the open mode has none
+    unless server.rate_limit is set), counted in this process, or in the shared store (`[store] url`)
+    so every worker and replica counts the same calls."""
     limits = {f"token:{t.name}": RateLimit.parse(t.rate_limit) for t in config.tokens if t.rate_limit is not None}
+    configured = config.server.rate_limit
+    limits[OPEN_PRINCIPAL] = None if configured is None else RateLimit.parse(configured)
     counter: RateCounter = InProcessRateCounter() if shared is None else SharedRateCounter(shared)
-    return RateLimiter(counter, RateLimit.parse(config.server.rate_limit), limits)
+    callers = {OPEN_PRINCIPAL: "this bridge (it has no tokens)"}
+    return RateLimiter(counter, RateLimit.parse(configured or DEFAULT_RATE), limits, callers)
 
 
 class BridgeApp:
@@ -225,7 +229,11 @@ class BridgeApp:
         # it (which knows no same-origin rule) is turned off.
         checked_in_front = TransportSecuritySettings(enable_dns_rebinding_protection=False)
         limiter = rate_limiter_for(config, self.shared)
-        audit = AuditLog.to(config.server.audit_log) if config.server.audit_log else None
+        audit = (
+            AuditLog.to(config.server.audit_log, content=config.server.audit_content)
+            if config.server.audit_log
+            else None
+        )
         self.server = build_server(
             self._resolve_view, seal_for(config), call_settings(config), self.changes, limiter, audit
         )
@@ -262,6 +270,7 @@ class BridgeApp:
                 limiter=limiter,
                 challenge=self._challenge,
                 oauth_endpoints=self.oauth.authorization_endpoints if self.oauth is not None else None,
+                audit=audit,
             )
             if config.actions.enabled
             else None

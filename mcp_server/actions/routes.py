@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Final, cast
 
 import anyio
@@ -49,6 +50,7 @@ from mcp_server.actions.failures import (
 from mcp_server.actions.limits import CUT_MARKER, MAX_REQUEST_BYTES, cut_text, shrink
 from mcp_server.actions.shared_answers import SharedAnswers
 from mcp_server.agents import EVERYTHING, AccessScope, Agent, AgentRegistry
+from mcp_server.audit import OK, AuditLog, Outcome, answer_of, outcome_of, question_of
 from mcp_server.auth import Identity, TokenBook
 from mcp_server.config import BridgeConfig
 from mcp_server.conversations import ConversationSeal
@@ -107,6 +109,29 @@ def _json(value: dict[str, Any]) -> JSONResponse:
     return JSONResponse(shrink(value))
 
 
+@dataclass(frozen=True, slots=True)
+class Audited:
+    """The audit line of one Actions operation, written by whichever step ends it."""
+
+    log: AuditLog | None
+    token: str
+    agent: str
+    operation: str  # the operationId: ask, searchCitations, listSources
+    question: str | None
+
+    def record(self, outcome: Outcome, started: float, answer: str | None = None) -> None:
+        if self.log is not None:
+            self.log.record(
+                token=self.token,
+                agent=self.agent,
+                tool=self.operation,
+                outcome=outcome,
+                seconds=time.monotonic() - started,
+                question=self.question,
+                answer=answer,
+            )
+
+
 class ActionsFacade:
     def __init__(
         self,
@@ -119,9 +144,11 @@ class ActionsFacade:
         limiter: RateLimiter | None = None,
         challenge: Challenge = _no_challenge,
         oauth_endpoints: OAuthEndpoints | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._settings = config.actions
         self._limiter = limiter
+        self._audit = audit
         self._deadline = config.server.call_deadline_seconds
         self._public_url = config.server.public_url
         self._tokens = tokens
@@ -271,25 +298,35 @@ class ActionsFacade:
                 args = endpoint.operation.args.model_validate(raw)
             except ValidationError as exc:
                 raise invalid_input(exc, "body" if endpoint.method == "POST" else "query parameters") from None
+            started = time.monotonic()
+            audited = Audited(self._audit, identity.name, agent.name, endpoint.operation_id, question_of(args))
             if self._limiter is not None:
                 try:
                     await self._limiter.check(identity.principal, identity.name)
                 except CallError as exc:
+                    audited.record(outcome_of(exc), started)
                     raise call_failed(exc, agent.name) from None
             if endpoint is ASK:
-                return await self._ask(identity, agent, cast(AskArgs, args))
+                return await self._ask(identity, agent, cast(AskArgs, args), audited)
+            wait = min(self._deadline, self._settings.answer_wait_seconds)
             try:
-                with anyio.fail_after(min(self._deadline, self._settings.answer_wait_seconds)):
+                with anyio.fail_after(wait):
                     result = await endpoint.operation.run(self._call(identity, agent), args)
-            except TimeoutError:
-                raise deadline_passed(agent.name, min(self._deadline, self._settings.answer_wait_seconds)) from None
+            except TimeoutError as exc:
+                audited.record(outcome_of(exc), started)
+                raise deadline_passed(agent.name, wait) from None
             except CallError as exc:
+                audited.record(outcome_of(exc), started)
                 raise call_failed(exc, agent.name) from None
+            except Exception as exc:
+                audited.record(outcome_of(exc), started)
+                raise
+            audited.record(OK, started)
             return _json(result.model_dump(mode="json"))
 
         return handle
 
-    async def _ask(self, identity: Identity, agent: Agent, args: AskArgs) -> Response:
+    async def _ask(self, identity: Identity, agent: Agent, args: AskArgs, audited: Audited) -> Response:
         if self._tasks is None:
             raise Failure(503, "The bridge is starting or stopping; retry in a moment.")
         answers = self._answer_store()
@@ -297,27 +334,34 @@ class ActionsFacade:
             answer_id = await answers.open(identity.principal, agent.name)
         except StoreUnavailableError as exc:
             raise store_failed(exc) from None
-        self._tasks.start_soon(self._produce, answers, answer_id, self._call(identity, agent), args)
+        self._tasks.start_soon(self._produce, answers, answer_id, self._call(identity, agent), args, audited)
         return await self._answer(identity, agent, answer_id, 0)
 
-    async def _produce(self, answers: AnswerStore, answer_id: str, call: Call, args: AskArgs) -> None:
-        """Run the ask to its end (or the call deadline), keeping its text and outcome in the store."""
+    async def _produce(self, answers: AnswerStore, answer_id: str, call: Call, args: AskArgs, audited: Audited) -> None:
+        """Run the ask to its end (or the call deadline), keeping its text and outcome in the store; its
+        audit line is written when it ends, however long the caller has been polling."""
 
         async def on_delta(text: str) -> None:
             await answers.append(answer_id, text)
 
         result: AskResult | None = None
         failure: Failure | None = None
+        started = time.monotonic()
         try:
             with anyio.fail_after(self._deadline):
                 result = await ASK.operation.run(replace(call, on_delta=on_delta), args)
-        except TimeoutError:
+        except TimeoutError as exc:
+            audited.record(outcome_of(exc), started)
             failure = deadline_passed(call.agent, self._deadline)
         except CallError as exc:
+            audited.record(outcome_of(exc), started)
             failure = call_failed(exc, call.agent)
-        except Exception:
+        except Exception as exc:
+            audited.record(outcome_of(exc), started)
             logger.exception("ask on agent %s failed inside the bridge", call.agent)
             failure = Failure(502, f"Agent '{call.agent}': {_INTERNAL}", "internal_error")
+        else:
+            audited.record(OK, started, answer_of(result))
         try:
             await answers.finish(answer_id, result, failure)
         except StoreUnavailableError as exc:  # nobody can fetch it then; the caller is told when it asks
@@ -396,7 +440,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
         chunks.append(chunk)
     try:
         value = json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep to read
         raise Failure(400, 'The body is not JSON; send a JSON object such as {"question": "..."}.') from None
     if not isinstance(value, dict):
         raise Failure(400, 'The body must be a JSON object such as {"question": "..."}.')
