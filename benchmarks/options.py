@@ -16,5 +16,4 @@ class Options:
     upstream_pool: int  # the bridge backend's max_connections in the streaming part (0: one per stream)
     drip: float  # seconds between the sandbox's answer pieces in the streaming part
     stdio_spawns: int
-    what_if: bool  # also run `agent-bridge +TCP_NODELAY` (benchmarks/bridge_nodelay.py)
     work: Path  # a temporary folder for corpora and configs

@@ -105,7 +105,7 @@ def run(options: Options, fastmcp_python: Path) -> list[Cell]:
         session = wire.new_upstream_conversation(upstream.url)
         targets: list[Target] = []
         for server in (
-            *stack.bridges(config, options.what_if),
+            stack.bridge(config),
             stack.fastmcp(fastmcp_python, upstream.url, validate_output=False),
             stack.fastmcp(fastmcp_python, upstream.url, validate_output=True),
             stack.bare(upstream.url),
@@ -164,20 +164,19 @@ def report(cells: list[Cell], title: str = "ask over stateless Streamable HTTP")
 
 
 def targets(cells: list[Cell]) -> list[list[str]]:
-    """Rows of the targets table for Agent Bridge (and its what-if row): (target, measured, met?)."""
+    """Rows of the targets table for Agent Bridge: (target, measured, met?)."""
     rows: list[list[str]] = []
     for protocol, wanted in (("2025-11-25", 2.0), ("2026-07-28", 3.0)):
         for cell in cells:
-            if cell.server not in (BRIDGE, stack.BRIDGE_NODELAY) or cell.protocol != protocol:
+            if cell.server != BRIDGE or cell.protocol != protocol:
                 continue
-            who = "" if cell.server == BRIDGE else " (+TCP_NODELAY)"
             peer = _find(cells, PEER_OFF, protocol, cell.concurrency)
             bare = _find(cells, BARE, protocol, cell.concurrency)
             if peer and cell.cpu_ms:
                 got = peer.cpu_ms / cell.cpu_ms
                 rows.append(
                     [
-                        f"ask{who} {protocol} c={cell.concurrency} CPU/call vs peer(off) >= {wanted:g}x",
+                        f"ask {protocol} c={cell.concurrency} CPU/call vs peer(off) >= {wanted:g}x",
                         f"{got:.2f}x",
                         _met(got >= wanted),
                     ]
@@ -186,19 +185,17 @@ def targets(cells: list[Cell]) -> list[list[str]]:
                 got = cell.per_second / peer.per_second
                 rows.append(
                     [
-                        f"ask{who} {protocol} c={cell.concurrency} vs peer(off) >= {wanted:g}x",
+                        f"ask {protocol} c={cell.concurrency} vs peer(off) >= {wanted:g}x",
                         f"{got:.2f}x",
                         _met(got >= wanted),
                     ]
                 )
             if bare and bare.per_second:
                 got = cell.per_second / bare.per_second
-                rows.append(
-                    [f"ask{who} {protocol} c={cell.concurrency} vs bare >= 0.6x", f"{got:.2f}x", _met(got >= 0.6)]
-                )
+                rows.append([f"ask {protocol} c={cell.concurrency} vs bare >= 0.6x", f"{got:.2f}x", _met(got >= 0.6)])
             if cell.concurrency == 1 and cell.p50_ms:
                 got = cell.p99_ms / cell.p50_ms
-                rows.append([f"ask{who} {protocol} c=1 p99/p50 <= 3", f"{got:.1f}", _met(got <= 3)])
+                rows.append([f"ask {protocol} c=1 p99/p50 <= 3", f"{got:.1f}", _met(got <= 3)])
     return rows
 
 

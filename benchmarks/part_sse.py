@@ -82,7 +82,7 @@ def run(options: Options, fastmcp_python: Path) -> str:
     with stack.running_sandbox(corpus) as upstream:
         config = stack.write_bridge_config(options.work / "sse-bridge.toml", upstream.url)
         servers = (
-            *stack.bridges(config, options.what_if),
+            stack.bridge(config),
             stack.fastmcp(fastmcp_python, upstream.url, validate_output=False, transport="sse"),
             stack.fastmcp(fastmcp_python, upstream.url, validate_output=True, transport="sse"),
         )

@@ -53,7 +53,6 @@ def _options(args: argparse.Namespace, work: Path) -> Options:
         drip=args.drip,
         upstream_pool=args.upstream_pool,
         stdio_spawns=args.spawns or (3 if quick else 5),
-        what_if=not args.no_what_if,
         work=work,
     )
 
@@ -87,9 +86,6 @@ def main() -> None:
     parser.add_argument("--drip", type=float, default=0.2, help="seconds between streamed answer pieces (0.2)")
     parser.add_argument(
         "--upstream-pool", type=int, default=0, help="streaming: the backend's max_connections (default: --streams)"
-    )
-    parser.add_argument(
-        "--no-what-if", action="store_true", help="leave out the `agent-bridge +TCP_NODELAY` what-if rows"
     )
     args = parser.parse_args()
     wanted = [part.strip() for part in str(args.only).split(",") if part.strip()]

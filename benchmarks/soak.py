@@ -1,14 +1,17 @@
 """Load and soak: many concurrent MCP clients against the sandbox, with upstream faults switched on
 and off, reporting calls, errors by kind, latency percentiles and the bridge's resident memory.
 
-    .venv/bin/python benchmarks/soak.py [--clients 200] [--minutes 5] [--stdio 4] [--fault-every 20]
+    .venv/bin/python benchmarks/soak.py [--clients 200] [--minutes 5] [--warmup 60] [--stdio 4] [--fault-every 20]
 
 Starts the sandbox and `agent-bridge serve` (rate limit off: this measures the bridge, not the
 limiter) as real processes. The clients are split between stateless Streamable HTTP and HTTP+SSE
 (each one session, kept for the whole run), plus `--stdio` clients that each run `agent-bridge stdio`.
 Every client loops `list_sources` / `ask` until the time is up. Every `--fault-every` seconds the
 faults flip: on, the sandbox fails the next 25 message requests with 500s (tool errors; the circuit
-breaker may open and fail some calls fast), off, it is healthy. Not run in CI.
+breaker may open and fail some calls fast), off, it is healthy. The first `--warmup` seconds run the
+same load (faults included) but are not counted: the bridge's memory baseline is taken after them,
+so the growth reported is that of the measured minutes, not of the caches and pools filling up.
+Not run in CI.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from mcp_server import launch
 CALL_TIMEOUT = 90.0  # seconds a client waits for one answer before it gives up on its session
 KINDS = (  # a tool error's text -> the kind it is counted as
     ("the upstream failed (HTTP 5", "upstream_5xx"),
-    ("in a row, so the bridge is not sending", "circuit_open"),
+    ("so the bridge is not sending it requests", "circuit_open"),
     ("none finished within", "backend_busy"),
     ("over its rate limit", "rate_limited"),
     ("did not answer within", "upstream_timeout"),
@@ -57,11 +60,18 @@ def _kind(result: types.CallToolResult) -> str:
 
 
 class Tally:
-    def __init__(self) -> None:
+    """Outcomes and latencies of the calls that started after the warm-up (`counting_from`)."""
+
+    def __init__(self, counting_from: float) -> None:
+        self.counting_from = counting_from
         self.outcomes: Counter[str] = Counter()
         self.latencies: list[float] = []
+        self.warmup_calls = 0
 
-    def record(self, kind: str, seconds: float) -> None:
+    def record(self, kind: str, seconds: float, started: float) -> None:
+        if started < self.counting_from:
+            self.warmup_calls += 1
+            return
         self.outcomes[kind] += 1
         self.latencies.append(seconds)
 
@@ -77,11 +87,11 @@ async def _loop(client: Client, until: float, tally: Tally, n: int) -> None:
                 result = await client.call_tool(name, args)
             kind = _kind(result)
         except TimeoutError:  # no answer at all: the client gives up on this session
-            tally.record("client_timeout", time.monotonic() - start)
+            tally.record("client_timeout", time.monotonic() - start, start)
             return
         except Exception as exc:  # a failed call counts; the client goes on
             kind = f"exception:{type(exc).__name__}"
-        tally.record(kind, time.monotonic() - start)
+        tally.record(kind, time.monotonic() - start, start)
 
 
 async def _client(transport: str, url: str, sandbox_url: str, until: float, tally: Tally, n: int) -> None:
@@ -102,7 +112,7 @@ async def _client(transport: str, url: str, sandbox_url: str, until: float, tall
             async with Client(stdio_client(params)) as client:
                 await _loop(client, until, tally, n)
     except Exception as exc:
-        tally.record(f"connect:{transport}:{type(exc).__name__}", 0.0)
+        tally.record(f"connect:{transport}:{type(exc).__name__}", 0.0, time.monotonic())
 
 
 async def _faults(sandbox_url: str, until: float, every: float, flips: list[str]) -> None:
@@ -138,31 +148,46 @@ async def _run(args: argparse.Namespace) -> None:
         )
         with launch.running(["serve", "--config", str(config), "--port", "0"], quiet=True) as bridge:
             pid = bridge.process.pid
-            rss_start = _rss_mib(pid)
-            tally, flips = Tally(), list[str]()
+            rss_idle = _rss_mib(pid)
+            began = time.monotonic()
+            warm_until = began + args.warmup
+            until = warm_until + args.minutes * 60
+            tally, flips, rss_loaded = Tally(warm_until), list[str](), list[float]()
             http_and_sse = args.clients - args.stdio
             transports = ["stdio"] * args.stdio + ["http", "sse"] * (http_and_sse // 2) + ["http"] * (http_and_sse % 2)
-            started = time.monotonic()
-            until = started + args.minutes * 60
+
+            async def sample_loaded() -> None:  # under load: after the warm-up, and 2 s before the end
+                for moment in (warm_until, until - 2):
+                    await anyio.sleep(max(0.0, moment - time.monotonic()))
+                    rss_loaded.append(_rss_mib(pid))
+
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_faults, sandbox.url, until, args.fault_every, flips)
+                tg.start_soon(sample_loaded)
                 for n, transport in enumerate(transports):
                     tg.start_soon(_client, transport, bridge.url, sandbox.url, until, tally, n)
-            elapsed = time.monotonic() - started
-            rss_end = _rss_mib(pid)
+            elapsed = time.monotonic() - warm_until
+            rss_after = _rss_mib(pid)  # the clients gone
     calls = sum(tally.outcomes.values())
     ok = list(tally.latencies)
-    print(f"clients: {args.clients} ({Counter(transports)}), {elapsed:.0f} s, fault phases: {len(flips)}")
-    print(f"calls: {calls} ({calls / elapsed:.1f}/s)")
+    print(f"clients: {args.clients} ({Counter(transports)}), fault phases: {len(flips)}")
+    print(f"warm-up: {args.warmup:g} s, {tally.warmup_calls} calls (not counted)")
+    print(f"measured: {elapsed:.0f} s, calls: {calls} ({calls / elapsed:.1f}/s)")
     print("outcomes: " + ", ".join(f"{k} {v}" for k, v in tally.outcomes.most_common()))
     print(f"latency p50 {_percentile(ok, 50) * 1000:.0f} ms, p99 {_percentile(ok, 99) * 1000:.0f} ms")
-    print(f"bridge RSS: start {rss_start:.1f} MiB, end {rss_end:.1f} MiB ({(rss_end / rss_start - 1) * 100:+.1f} %)")
+    start, end = rss_loaded
+    print(
+        f"bridge RSS: idle {rss_idle:.1f} MiB; under load after the warm-up {start:.1f} MiB, at the end "
+        f"{end:.1f} MiB ({(end / start - 1) * 100:+.1f} % over the measured minutes); "
+        f"{rss_after:.1f} MiB once the clients left"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Load and soak the bridge against the sandbox.")
     parser.add_argument("--clients", type=int, default=200)
-    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--minutes", type=float, default=5.0, help="measured minutes, after the warm-up")
+    parser.add_argument("--warmup", type=float, default=60.0, help="seconds of load before measuring (not counted)")
     parser.add_argument("--stdio", type=int, default=4, help="clients that each run their own stdio bridge")
     parser.add_argument("--fault-every", type=float, default=20.0, help="seconds between faults on / off")
     anyio.run(_run, parser.parse_args())

@@ -90,19 +90,6 @@ def bridge(config: Path) -> Server:
     return Server("agent-bridge", "bridge", command, f"/agents/{AGENT}/mcp", f"/agents/{AGENT}/sse")
 
 
-BRIDGE_NODELAY = "agent-bridge +TCP_NODELAY (what-if)"
-
-
-def bridge_nodelay(config: Path) -> Server:
-    """The same bridge with TCP_NODELAY on its connections (benchmarks/bridge_nodelay.py says why)."""
-    command = [sys.executable, str(BENCHMARKS / "bridge_nodelay.py"), "serve", "--config", str(config), "--port", "0"]
-    return Server(BRIDGE_NODELAY, "bridge", command, f"/agents/{AGENT}/mcp", f"/agents/{AGENT}/sse")
-
-
-def bridges(config: Path, what_if: bool) -> list[Server]:
-    return [bridge(config), bridge_nodelay(config)] if what_if else [bridge(config)]
-
-
 def fastmcp(
     python: Path, upstream: str, *, validate_output: bool, transport: str = "http", stateful: bool = False
 ) -> Server:

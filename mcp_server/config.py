@@ -147,8 +147,10 @@ class ServerConfig(_Strict):
     max_sessions: int = Field(default=10_000, ge=1)
     # A stateful session, or an SSE stream, with no request for this long (and no call in flight) is closed.
     session_idle_seconds: float = Field(default=1800.0, gt=0, le=7 * 86400)
-    # Every token's rate limit unless its [[tokens]] entry sets one (passthrough keys and the open mode too).
-    rate_limit: RateText = "60/minute"
+    # Every token's rate limit unless its [[tokens]] entry sets one (passthrough keys and OAuth callers
+    # too). Unset: "60/minute" for them, and none in the open mode (no tokens, no OAuth: one user's local
+    # bridge); set, it applies to the open mode as well.
+    rate_limit: RateText | None = None
     public_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
@@ -159,8 +161,11 @@ class ServerConfig(_Strict):
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
-    # An audit line (JSON) per tool call: a file path, or "logger:<name>" for a Python logger. Off when unset.
+    # An audit line (JSON) per tool call, connector search/fetch, resource read and Actions operation: a
+    # file path, or "logger:<name>" for a Python logger. Off when unset.
     audit_log: str | None = None
+    # Also write each call's question and answer text in its audit line (never a token). Off by default.
+    audit_content: bool = False
     # The bridge's URL as its clients reach it (e.g. behind a proxy): `https://bridge.example.com`.
     public_url: str | None = None
     # Also serve /metrics, with no token, on this port of metrics_host (for scrapers in a private network).
@@ -240,8 +245,9 @@ class OAuthConfig(_Strict):
     # there (Claude Code, VS Code); off for a bridge that cannot reach the internet (clients then register).
     client_metadata_documents: bool = True
     leeway_seconds: float = Field(default=60.0, ge=0, le=600)
-    # Built-in server: the lifetime of the access tokens it issues, and of its refresh tokens.
-    access_token_seconds: int = Field(default=600, ge=60, le=86_400)
+    # Built-in server: the lifetime of the access tokens it issues (clients refresh them by themselves
+    # when they expire), and of its refresh tokens (each good once: a refresh returns a new one).
+    access_token_seconds: int = Field(default=600, ge=5, le=86_400)
     refresh_token_days: float = Field(default=30.0, gt=0, le=365)
 
     @field_validator("issuer", "audience", mode="before")

@@ -63,10 +63,11 @@ from mcp_server.oauth.built_in import BuiltInOAuth
 from mcp_server.oauth.challenge import OAuthRefusal
 from mcp_server.oauth.protected_resource import SIGN_IN_HINT, ProtectedResource
 from mcp_server.oauth.scopes import ALL_AGENTS, agent_scope
-from mcp_server.protection import RateLimit, RateLimiter
+from mcp_server.protection import DEFAULT_RATE, RateLimit, RateLimiter
 from mcp_server.request_body import read_body, replaying
 from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
+from mcp_server.stateless_exchange import is_modern, serve_one_exchange
 from mcp_server.store import InProcessRateCounter, RateCounter, SharedOAuthGrantStore, SharedRateCounter, SharedStore
 from mcp_server.telemetry import json_logs, tracing
 from mcp_server.telemetry.metrics import CONTENT_TYPE, REFUSALS, exposition, retire_from_multiprocess_metrics
@@ -183,11 +184,15 @@ ConfigLoader = Callable[[], BridgeConfig]
 
 
 def rate_limiter_for(config: BridgeConfig, shared: SharedStore | None = None) -> RateLimiter:
-    """Each token's rate limit (its own, else server.rate_limit), counted in this process, or in the
-    shared store (`[store] url`) so every worker and replica counts the same calls."""
+    """Each token's rate limit (its own, else server.rate_limit, else 60/minute; the open mode has none
+    unless server.rate_limit is set), counted in this process, or in the shared store (`[store] url`)
+    so every worker and replica counts the same calls."""
     limits = {f"token:{t.name}": RateLimit.parse(t.rate_limit) for t in config.tokens if t.rate_limit is not None}
+    configured = config.server.rate_limit
+    limits[OPEN_PRINCIPAL] = None if configured is None else RateLimit.parse(configured)
     counter: RateCounter = InProcessRateCounter() if shared is None else SharedRateCounter(shared)
-    return RateLimiter(counter, RateLimit.parse(config.server.rate_limit), limits)
+    callers = {OPEN_PRINCIPAL: "this bridge (it has no tokens)"}
+    return RateLimiter(counter, RateLimit.parse(configured or DEFAULT_RATE), limits, callers)
 
 
 class BridgeApp:
@@ -225,7 +230,11 @@ class BridgeApp:
         # it (which knows no same-origin rule) is turned off.
         checked_in_front = TransportSecuritySettings(enable_dns_rebinding_protection=False)
         limiter = rate_limiter_for(config, self.shared)
-        audit = AuditLog.to(config.server.audit_log) if config.server.audit_log else None
+        audit = (
+            AuditLog.to(config.server.audit_log, content=config.server.audit_content)
+            if config.server.audit_log
+            else None
+        )
         self.server = build_server(
             self._resolve_view, seal_for(config), call_settings(config), self.changes, limiter, audit
         )
@@ -249,6 +258,7 @@ class BridgeApp:
             config.server.node_id,
             self._oauth_principal if self.oauth is not None else None,
             idle_seconds=config.server.session_idle_seconds,
+            base_path=urlsplit(config.server.public_url).path.rstrip("/") if config.server.public_url else "",
         )
         # The ChatGPT Actions / OpenAPI facade (`/actions/...`), only when `[actions] enabled = true`.
         self.actions = (
@@ -259,6 +269,9 @@ class BridgeApp:
                 seal_for(config),
                 authenticate=self._authenticate if self.oauth is not None else None,
                 limiter=limiter,
+                challenge=self._challenge,
+                oauth_endpoints=self.oauth.authorization_endpoints if self.oauth is not None else None,
+                audit=audit,
             )
             if config.actions.enabled
             else None
@@ -283,7 +296,22 @@ class BridgeApp:
     def _challenge(self, scope: Scope, refusal: Refusal) -> dict[str, str]:
         if self.oauth is None:
             return {}
-        return self.oauth.challenge(scope["path"], scope.get("path_params", {}), refusal)
+        params: dict[str, str] = dict(scope.get("path_params", {}))
+        if "project_id" in params and "agent" not in params:
+            agent = self._project_agent(params["project_id"])
+            if agent is not None:  # the scope that would do: the agent the project maps to
+                params["agent"] = agent
+        return self.oauth.challenge(scope["path"], params, refusal)
+
+    def _project_agent(self, project: str) -> str | None:
+        """The agent a `/projects/{id}/` URL serves, for the challenge's scope (`agent:*` when none).
+        Agent names are public with OAuth on (the metadata's `scopes_supported` lists them all); a
+        token that may not use the agent still gets the 404 of a missing project (no probing)."""
+        project_id = project_number(project)
+        if self.registry is None or project_id is None:
+            return None
+        agent = self.registry.by_project(project_id)
+        return agent.name if agent is not None else None
 
     def _registry(self) -> AgentRegistry:
         if self.registry is None:
@@ -424,8 +452,16 @@ class BridgeApp:
             if refusal is not None:
                 await JSONResponse(refusal.model_dump(mode="json", exclude_unset=True), 400)(scope, receive, send)
                 return
+            if (
+                self.config.server.stateless
+                and complete
+                and await serve_one_exchange(self.server, self.sessions.lifespan_state, scope, body, receive, send)
+            ):
+                return
             receive = replaying(body, complete, receive)
-        if self.config.server.stateless:
+        if self.config.server.stateless and is_modern(request):
+            await self._streamable(scope, receive, send)  # the SDK's modern entry watches for a disconnect itself
+        elif self.config.server.stateless:
             await cancel_on_disconnect(self._streamable, scope, receive, send)
         else:  # sessions carry notifications/cancelled to their requests themselves
             if request.method == "POST" and "mcp-session-id" not in request.headers:

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from mcp_server import __version__
 from mcp_server.agents import Agent, AgentView
-from mcp_server.audit import AuditLog
+from mcp_server.audit import OK, AuditLog, Outcome, answer_of, outcome_of, question_of
 from mcp_server.conversations import ConversationSeal
 from mcp_server.errors import CallError
 from mcp_server.list_changes import ListChanges
@@ -207,7 +207,7 @@ class Runner:
             return _error_result(_argument_problem(name, exc))
         call = self.call_for(view, agent)
         started = time.monotonic()
-        result, (outcome, status) = await self._run_tool(ctx, view, agent, op, name, call, args)
+        result, outcome, answer = await self._run_tool(ctx, view, agent, op, name, call, args)
         if self.audit is not None:
             self.audit.record(
                 token=view.scope.label,
@@ -215,7 +215,8 @@ class Runner:
                 tool=op.name,
                 outcome=outcome,
                 seconds=time.monotonic() - started,
-                upstream_status=status,
+                question=question_of(args),
+                answer=answer,
             )
         return result
 
@@ -228,8 +229,8 @@ class Runner:
         name: str,
         call: Call,
         args: Any,
-    ) -> tuple[types.CallToolResult, tuple[str, int | None]]:
-        """The call's result, and its outcome for the audit line (an error class name) and upstream status."""
+    ) -> tuple[types.CallToolResult, Outcome, str | None]:
+        """The call's result, its outcome for the audit line, and the answer text it carries (if any)."""
         try:
             await self.admit(view)
             if op.streams and progress_token_from_params(ctx.params) is not None:
@@ -239,22 +240,30 @@ class Runner:
                 )
             else:
                 result = await self.within_deadline(lambda: op.run(call, args))
-        except TimeoutError:
-            return _error_result(self.deadline_sentence(agent.name)), ("deadline", None)
+        except TimeoutError as exc:
+            return _error_result(self.deadline_sentence(agent.name)), outcome_of(exc), None
         except CallError as exc:
             logger.info("tool %s failed: %s", name, type(exc).__name__)
-            return _error_result(exc.for_agent(agent.name)), (type(exc).__name__, exc.status)
-        except Exception:  # a bug of ours: the model reads one sentence, the operator the traceback
+            return _error_result(exc.for_agent(agent.name)), outcome_of(exc), None
+        except Exception as exc:  # a bug of ours: the model reads one sentence, the operator the traceback
             logger.exception("tool %s failed inside the bridge", name)
-            return _error_result(
-                f"Agent '{agent.name}': the bridge failed while handling this call (an internal error, logged "
-                "for the operator). Retry; if it persists, tell the operator."
-            ), ("internal_error", None)
+            return (
+                _error_result(
+                    f"Agent '{agent.name}': the bridge failed while handling this call (an internal error, logged "
+                    "for the operator). Retry; if it persists, tell the operator."
+                ),
+                outcome_of(exc),
+                None,
+            )
         links = [resource_link(link) for link in op.links(agent.name, result)] if op.links else []
-        return types.CallToolResult(
-            content=[types.TextContent(text=op.render(result)), *links],
-            structured_content=result.model_dump(mode="json"),
-        ), ("ok", None)
+        return (
+            types.CallToolResult(
+                content=[types.TextContent(text=op.render(result)), *links],
+                structured_content=result.model_dump(mode="json"),
+            ),
+            OK,
+            answer_of(result),
+        )
 
     async def call_connector(
         self, view: AgentView, op: ConnectorOperation, arguments: dict[str, Any]
@@ -267,18 +276,37 @@ class Runner:
         agents = [
             AgentCall(self.call_for(view, a), a.title, a.page_hosts) for a in view.agents if view.allows(a, "ask")
         ]
+        started = time.monotonic()
+        result, outcome = await self._run_connector(view, op, agents, args)
+        if self.audit is not None:
+            self.audit.record(
+                token=view.scope.label,
+                agent=",".join(a.call.agent for a in agents),
+                tool=op.name,
+                outcome=outcome,
+                seconds=time.monotonic() - started,
+                question=question_of(args),
+            )
+        return result
+
+    async def _run_connector(
+        self, view: AgentView, op: ConnectorOperation, agents: list[AgentCall], args: Any
+    ) -> tuple[types.CallToolResult, Outcome]:
         try:
             await self.admit(view)
             value = await self.within_deadline(lambda: op.run(agents, args, self.shelf))
-        except TimeoutError:
-            return _error_result(self.deadline_sentence(", ".join(a.call.agent for a in agents)))
+        except TimeoutError as exc:
+            return _error_result(self.deadline_sentence(", ".join(a.call.agent for a in agents))), outcome_of(exc)
         except CallError as exc:
             logger.info("connector %s failed: %s", op.name, type(exc).__name__)
-            return _error_result(str(exc))
-        except Exception:
+            return _error_result(str(exc)), outcome_of(exc)
+        except Exception as exc:
             logger.exception("connector %s failed inside the bridge", op.name)
-            return _error_result("The bridge failed while handling this call (an internal error, logged). Retry.")
-        return types.CallToolResult(content=[types.TextContent(text=encoded(value))])
+            return (
+                _error_result("The bridge failed while handling this call (an internal error, logged). Retry."),
+                outcome_of(exc),
+            )
+        return types.CallToolResult(content=[types.TextContent(text=encoded(value))]), OK
 
     def lookup(self, view: AgentView, agent: Agent) -> Lookup:
         return Lookup(self.call_for(view, agent), agent.title, self.catalog)
@@ -318,15 +346,30 @@ class Runner:
             raise _resource_not_found(uri, not_found)
         note_operation(op.name, agent.name)
         variables = {k: v for k, v in match.groupdict().items() if v is not None and not _OPERATION_GROUP.fullmatch(k)}
+        started = time.monotonic()
+        outcome: Outcome | None = None  # None: cancelled, no audit line (as for tool calls)
         try:
             await self.admit(view)
             value = await self.within_deadline(lambda: op.read(self.call_for(view, agent), variables))
-        except TimeoutError:
+        except TimeoutError as exc:
+            outcome = outcome_of(exc)
             raise MCPError(types.INTERNAL_ERROR, self.deadline_sentence(agent.name)) from None
         except CallError as exc:
+            outcome = outcome_of(exc)
             if exc.status == 404:
                 raise MCPError(not_found, exc.for_agent(agent.name), {"uri": uri}) from None
             raise MCPError(types.INTERNAL_ERROR, exc.for_agent(agent.name)) from None
+        except Exception as exc:
+            outcome = outcome_of(exc)
+            raise
+        else:
+            outcome = OK
+        finally:
+            if self.audit is not None and outcome is not None:
+                seconds = time.monotonic() - started
+                self.audit.record(
+                    token=view.scope.label, agent=agent.name, tool=op.name, outcome=outcome, seconds=seconds
+                )
         text = json.dumps(value, indent=2)
         return types.ReadResourceResult(
             contents=[types.TextResourceContents(uri=uri, mime_type="application/json", text=text)]

@@ -1,14 +1,24 @@
 """Protection of the upstream: a rate limit per token, and per backend a bound on concurrent requests
 and a circuit breaker. Every CustomGPT message costs a query credit, so a flood stops here.
 
-* `RateLimiter` counts each tool call and resource read of a principal (token, passthrough key, the
-  open mode) in a sliding window; over its limit the call fails with `RateLimitedError`, naming the
-  limit and the seconds until the next call fits. Counters live behind `store.RateCounter`.
+* `RateLimiter` counts each tool call and resource read of a principal (token, passthrough key, OAuth
+  grant, the open mode) in a sliding window; over its limit the call fails with `RateLimitedError`,
+  naming the limit and the seconds until the next call fits. Counters live behind `store.RateCounter`.
+  Unless the operator sets `server.rate_limit`, the limit is `DEFAULT_RATE` per token and none for
+  the open mode (no tokens and no OAuth: the whole bridge is one user's, on loopback).
 * `BackendGuard` lets at most `max_concurrent` requests reach one backend at once; the others queue
-  for up to `queue_timeout` seconds and then fail with `UpstreamBusyError`. After `failure_threshold`
-  consecutive failed requests (5xx, timeouts, connection errors) the breaker opens: requests fail at
-  once with `CircuitOpenError` saying when it will try again; after `open_seconds` one probe request
-  is let through (half-open), and its outcome closes or reopens the breaker.
+  for up to `queue_timeout` seconds and then fail with `UpstreamBusyError`.
+* Its circuit breaker counts upstream failures (5xx, timeouts, connection errors; a 4xx or a bad
+  body means the upstream is alive, so it counts as a success) and opens on either of two rules:
+  `failure_threshold` (N) failed requests in a row, or, within the last `window_seconds` (W), at
+  least N failed requests that are at least `failure_ratio` (R) of the requests finished in that
+  window. The second rule catches a backend that fails one kind of request while another succeeds:
+  an `ask` whose conversation create succeeds and whose message POST fails is one failure in every
+  two requests, which never makes N in a row but is a share of 0.5 (just under it once other calls
+  succeed in the window, hence the default R of 0.25). Open, requests fail at once with
+  `CircuitOpenError` saying why and when it will try again; after `open_seconds` one probe request
+  is let through (half-open): its success closes the breaker with fresh counts, its failure opens it
+  for another `open_seconds`. Outcomes of other requests that finish while it is open do not count.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,6 +47,7 @@ from mcp_server.store import RateCounter
 UNITS: Final = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 RATE_PATTERN: Final = r"^(off|[1-9][0-9]{0,8}/(second|minute|hour|day))$"
 UNLIMITED_PRINCIPALS: Final = frozenset({"local"})  # stdio: the operator's own process
+DEFAULT_RATE: Final = "60/minute"  # each token's, when server.rate_limit is not set
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +70,17 @@ class RateLimit:
 class RateLimiter:
     """The rate limit of each principal: its token's own, else the server's default."""
 
-    def __init__(self, counter: RateCounter, default: RateLimit | None, limits: Mapping[str, RateLimit | None]) -> None:
+    def __init__(
+        self,
+        counter: RateCounter,
+        default: RateLimit | None,
+        limits: Mapping[str, RateLimit | None],
+        callers: Mapping[str, str] | None = None,
+    ) -> None:
         self._counter = counter
         self._default = default
         self._limits = dict(limits)  # principal -> its token's limit (None: unlimited)
+        self._callers = dict(callers or {})  # principal -> who it is in a refusal, if not "token '<name>'"
 
     def limit_of(self, principal: str) -> RateLimit | None:
         if principal in UNLIMITED_PRINCIPALS:
@@ -76,14 +95,45 @@ class RateLimiter:
         wait = await self._counter.hit(f"rate:{principal}", limit=limit.count, window_seconds=limit.window_seconds)
         if wait is not None:
             seconds = max(1, math.ceil(wait))
+            caller = self._callers.get(principal, f"token '{name}'")
             raise RateLimitedError(
-                f"token '{name}' is over its rate limit of {limit.text}; retry in {seconds} seconds "
+                f"{caller} is over its rate limit of {limit.text}; retry in {seconds} seconds "
                 "(the operator sets the limit with rate_limit in [[tokens]] or [server]).",
                 retry_after=seconds,
             )
 
 
 _FAILURES: Final = (UpstreamServerError, UpstreamTimeoutError, UpstreamConnectionError)
+
+
+class _Window:
+    """Outcomes of the requests that finished in the last `seconds`, counted per whole second (so it
+    holds at most `seconds + 1` buckets however busy the backend is)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._buckets: deque[list[int]] = deque()  # [second, succeeded, failed], oldest first
+
+    def add(self, now: float, *, failed: bool) -> None:
+        self._forget_before(now)
+        second = math.floor(now)
+        if not self._buckets or self._buckets[-1][0] != second:
+            self._buckets.append([second, 0, 0])
+        self._buckets[-1][2 if failed else 1] += 1
+
+    def counts(self, now: float) -> tuple[int, int]:
+        """(failed, finished) within the window ending at `now`."""
+        self._forget_before(now)
+        failed = sum(bucket[2] for bucket in self._buckets)
+        return failed, failed + sum(bucket[1] for bucket in self._buckets)
+
+    def clear(self) -> None:
+        self._buckets.clear()
+
+    def _forget_before(self, now: float) -> None:
+        horizon = now - self.seconds
+        while self._buckets and self._buckets[0][0] + 1 <= horizon:
+            self._buckets.popleft()
 
 
 class BackendGuard:
@@ -97,16 +147,21 @@ class BackendGuard:
         queue_timeout: float,
         failure_threshold: int,
         open_seconds: float,
+        failure_ratio: float = 0.25,
+        window_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.backend = backend
         self._slots = anyio.Semaphore(max_concurrent)
         self._queue_timeout = queue_timeout
         self._threshold = failure_threshold  # 0: no breaker
+        self._ratio = failure_ratio
         self._open_seconds = open_seconds
         self._clock = clock
-        self._failures = 0
+        self._in_a_row = 0
+        self._window = _Window(window_seconds)
         self._open_until: float | None = None  # None: closed
+        self._reason = ""  # why it opened, for the fail-fast message
         self._probing = False
 
     @property
@@ -135,15 +190,15 @@ class BackendGuard:
             try:
                 yield
             except _FAILURES:
-                self._failed()
+                self._finished(failed=True, probe=probe)
                 raise
             except anyio.get_cancelled_exc_class():
                 raise
             except BaseException:
-                self._succeeded()  # the upstream answered (a 4xx, a bad body): it is alive
+                self._finished(failed=False, probe=probe)  # the upstream answered (a 4xx, a bad body): it is alive
                 raise
             else:
-                self._succeeded()
+                self._finished(failed=False, probe=probe)
             finally:
                 self._slots.release()
         finally:
@@ -158,18 +213,38 @@ class BackendGuard:
         if wait > 0 or self._probing:
             seconds = max(1, math.ceil(wait))
             raise CircuitOpenError(
-                f"backend '{self.backend}' failed {self._threshold} times in a row, so the bridge is not sending it "
-                f"requests for now; it will try again in {seconds} seconds.",
+                f"backend '{self.backend}' {self._reason}, so the bridge is not sending it requests for now; "
+                f"it will try again in {seconds} seconds.",
                 retry_after=seconds,
             )
         self._probing = True
         return True
 
-    def _failed(self) -> None:
-        self._failures += 1
-        if self._threshold and (self._failures >= self._threshold or self._open_until is not None):
-            self._open_until = self._clock() + self._open_seconds
+    def _finished(self, *, failed: bool, probe: bool) -> None:
+        if not self._threshold:
+            return
+        now = self._clock()
+        if self._open_until is not None:  # open or half-open: only the probe's outcome counts
+            if probe and failed:
+                self._open(now, "failed again when the bridge tried it after a pause")
+            elif probe:
+                self._open_until = None  # closed, with a fresh count
+                self._in_a_row = 0
+                self._window.clear()
+            return
+        self._in_a_row = self._in_a_row + 1 if failed else 0
+        self._window.add(now, failed=failed)
+        if not failed:
+            return
+        failed_in_window, finished = self._window.counts(now)
+        if self._in_a_row >= self._threshold:
+            self._open(now, f"failed {self._in_a_row} times in a row")
+        elif failed_in_window >= self._threshold and failed_in_window >= self._ratio * finished:
+            self._open(
+                now,
+                f"failed {failed_in_window} of its last {finished} requests (within {self._window.seconds:g} seconds)",
+            )
 
-    def _succeeded(self) -> None:
-        self._failures = 0
-        self._open_until = None
+    def _open(self, now: float, reason: str) -> None:
+        self._open_until = now + self._open_seconds
+        self._reason = reason

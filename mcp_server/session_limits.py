@@ -44,6 +44,12 @@ class FairSessionManager(StreamableHTTPSessionManager):
         self.max_per_principal = max_per_principal
         self.clock = SessionClock("streamable-http")
 
+    @property
+    def lifespan_state(self) -> Any:
+        """What the server's lifespan yielded (the SDK enters it once, in `run`), for requests that the
+        bridge serves without the SDK's transport (`stateless_exchange`)."""
+        return self._lifespan_state
+
     def _held_by(self, principal: str) -> int:
         return sum(1 for owner in self._session_owners.values() if owner["client_id"] == principal)
 

@@ -197,8 +197,12 @@ class SseSessions:
         oauth_principal: Callable[[Request], Awaitable[str]] | None = None,
         *,
         idle_seconds: float | None = None,
+        base_path: str = "",
     ) -> None:
         self._server = server
+        # `server.public_url`'s path (`/bridge` behind a proxy that strips it): the messages URL each
+        # stream announces starts with it, so the client's POSTs come back through the proxy.
+        self._base_path = base_path
         self._replica = replica  # `server.node_id`: named in each stream's messages path
         self._idle_seconds = idle_seconds  # None: streams never expire while open
         self._security = security
@@ -257,7 +261,8 @@ class SseSessions:
         live = _LiveStream(anyio.CancelScope())
         self._live.add(live)
         try:
-            async with transport.connect_sse(scope, receive, bind_session) as (read_stream, write_stream):
+            announced = {**scope, "root_path": self._base_path} if self._base_path else scope
+            async with transport.connect_sse(announced, receive, bind_session) as (read_stream, write_stream):
                 if self._closing:
                     live.close_when_idle()
                 with live.scope:

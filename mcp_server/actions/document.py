@@ -8,13 +8,15 @@ Written for ChatGPT's Actions runtime: operationIds match `^[a-zA-Z0-9_-]{1,64}$
 summary and description stay within 300 characters and each parameter's description within 700,
 `ask` says `x-openai-isConsequential: false` (a question is not a consequential act), and the
 document declares exactly one security scheme (the GPT editor accepts one): Bearer unless asked for
-`basic` or `api_key`.
+`basic`, `api_key` or (with `[oauth]`) `oauth`, an OAuth 2.0 authorization-code flow at the bridge's
+own authorization server or its identity provider, with the agents' `agent:<name>` scopes.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final, Literal, cast
 
 from pydantic import BaseModel
@@ -27,14 +29,35 @@ from mcp_server.agents import Agent
 
 MAX_OPERATION_TEXT: Final = 300
 MAX_PARAMETER_TEXT: Final = 700
-AuthStyle = Literal["bearer", "basic", "api_key"]
-AUTH_STYLES: Final[tuple[AuthStyle, ...]] = ("bearer", "basic", "api_key")
+AuthStyle = Literal["bearer", "basic", "api_key", "oauth"]
+AUTH_STYLES: Final[tuple[AuthStyle, ...]] = ("bearer", "basic", "api_key", "oauth")
+OAUTH_SCHEME: Final = "oauth2"
 _SCHEMES: Final[dict[AuthStyle, tuple[str, dict[str, str]]]] = {
     "bearer": ("bearerAuth", {"type": "http", "scheme": "bearer"}),
     "basic": ("basicAuth", {"type": "http", "scheme": "basic"}),
     "api_key": ("apiKeyAuth", {"type": "apiKey", "in": "header", "name": "X-API-Key"}),
 }
 _REF: Final = "#/components/schemas/{model}"
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthFlow:
+    """Where a person signs in and where the client gets its tokens (OpenAPI `authorizationCode`)."""
+
+    authorization_url: str
+    token_url: str
+
+
+def _oauth_scheme(flow: OAuthFlow, agents: Sequence[Agent], combined: bool) -> tuple[dict[str, Any], list[str]]:
+    """The OAuth 2.0 security scheme and the scopes the document's operations need."""
+    scopes = {f"agent:{a.name}": clip(f"Use {a.title}", MAX_PARAMETER_TEXT) for a in agents}
+    if combined:
+        scopes = {"agent:*": "Use every agent the sign-in grants", **scopes}
+    code = {"authorizationUrl": flow.authorization_url, "tokenUrl": flow.token_url, "scopes": scopes}
+    code["refreshUrl"] = flow.token_url
+    return {"type": "oauth2", "flows": {"authorizationCode": code}}, [f"agent:{a.name}" for a in agents]
+
+
 _ERRORS: Final = {
     "400": "Bad request (the message names the cause).",
     "401": "No token, or not a valid one.",
@@ -173,7 +196,12 @@ def _operations(agent: Agent, prefix: str) -> dict[str, Any]:
 
 
 def _document(
-    title: str, description: str, server_url: str, paths: dict[str, Any], auth: AuthStyle | None
+    title: str,
+    description: str,
+    server_url: str,
+    paths: dict[str, Any],
+    auth: AuthStyle | None,
+    oauth: tuple[dict[str, Any], list[str]] | None,
 ) -> dict[str, Any]:
     document: dict[str, Any] = {
         "openapi": "3.1.0",
@@ -182,25 +210,38 @@ def _document(
         "paths": paths,
         "components": {"schemas": _schemas()},
     }
-    if auth is not None:
+    if auth == "oauth":
+        if oauth is None:
+            raise ValueError("an OAuth document needs the OAuth flow")
+        document["components"]["securitySchemes"] = {OAUTH_SCHEME: oauth[0]}
+        document["security"] = [{OAUTH_SCHEME: oauth[1]}]
+    elif auth is not None:
         name, scheme = _SCHEMES[auth]
         document["components"]["securitySchemes"] = {name: scheme}
         document["security"] = [{name: []}]
     return document
 
 
-def agent_document(agent: Agent, server_url: str, auth: AuthStyle | None) -> dict[str, Any]:
-    """One agent's operations. `auth` None: the bridge takes no tokens (a loopback-only bridge)."""
-    return _document(f"{agent.title} (Agent Bridge)", agent.description, server_url, _operations(agent, ""), auth)
+def agent_document(
+    agent: Agent, server_url: str, auth: AuthStyle | None, flow: OAuthFlow | None = None
+) -> dict[str, Any]:
+    """One agent's operations. `auth` None: the bridge takes no tokens (a loopback-only bridge);
+    `oauth` needs `flow`."""
+    oauth = _oauth_scheme(flow, [agent], combined=False) if flow is not None else None
+    title = f"{agent.title} (Agent Bridge)"
+    return _document(title, agent.description, server_url, _operations(agent, ""), auth, oauth)
 
 
-def combined_document(agents: Sequence[Agent], server_url: str, auth: AuthStyle | None) -> dict[str, Any]:
+def combined_document(
+    agents: Sequence[Agent], server_url: str, auth: AuthStyle | None, flow: OAuthFlow | None = None
+) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for agent in agents:
         paths.update(_operations(agent, f"{agent.name}_"))
     listed = "; ".join(f"{a.name}: {a.title}" for a in agents) or "none"
     description = f"Ask hosted knowledge-base agents and find their sources. Agents: {listed}."
-    return _document("Agent Bridge", description, server_url, paths, auth)
+    oauth = _oauth_scheme(flow, agents, combined=True) if flow is not None else None
+    return _document("Agent Bridge", description, server_url, paths, auth, oauth)
 
 
 # -- 3.0.3 ----------------------------------------------------------------------------------------

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Final, cast
 
 import anyio
@@ -30,7 +31,14 @@ from starlette.types import Receive, Scope, Send
 from mcp_server.actions.answers import AnswerState, AnswerStore, InProcessAnswers, is_answer_id
 from mcp_server.actions.catalog import ASK, ENDPOINTS, AnswerOut, Endpoint, GetAnswerArgs
 from mcp_server.actions.credentials import presented_token
-from mcp_server.actions.document import AUTH_STYLES, AuthStyle, agent_document, as_openapi_30, combined_document
+from mcp_server.actions.document import (
+    AUTH_STYLES,
+    AuthStyle,
+    OAuthFlow,
+    agent_document,
+    as_openapi_30,
+    combined_document,
+)
 from mcp_server.actions.failures import (
     Failure,
     call_failed,
@@ -42,10 +50,13 @@ from mcp_server.actions.failures import (
 from mcp_server.actions.limits import CUT_MARKER, MAX_REQUEST_BYTES, cut_text, shrink
 from mcp_server.actions.shared_answers import SharedAnswers
 from mcp_server.agents import EVERYTHING, AccessScope, Agent, AgentRegistry
+from mcp_server.audit import OK, AuditLog, Outcome, answer_of, outcome_of, question_of
 from mcp_server.auth import Identity, TokenBook
 from mcp_server.config import BridgeConfig
 from mcp_server.conversations import ConversationSeal
 from mcp_server.errors import CallError, Refusal, StoreUnavailableError
+from mcp_server.oauth.challenge import OAuthRefusal
+from mcp_server.oauth.scopes import agent_scope
 from mcp_server.operations import Call
 from mcp_server.operations.models import AskArgs, AskResult
 from mcp_server.protection import RateLimiter
@@ -53,15 +64,26 @@ from mcp_server.protection import RateLimiter
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
+Challenge = Callable[[Scope, Refusal], dict[str, str]]
+"""The `WWW-Authenticate` header for a refusal (the MCP endpoints' OAuth challenge), or none."""
+OAuthEndpoints = Callable[[], Awaitable[tuple[str, str]]]
+"""Where people sign in and clients get tokens: (authorization URL, token URL)."""
+
+
+def _no_challenge(scope: Scope, refusal: Refusal) -> dict[str, str]:
+    return {}
+
+
 _INTERNAL: Final = "The bridge failed while handling this call (an internal error, logged for the operator). Retry."
 
 
 class _Endpoint:
     """An ASGI endpoint for `methods`: any other method gets a JSON 405, any `Failure` its JSON body."""
 
-    def __init__(self, handler: Handler, *methods: str) -> None:
+    def __init__(self, handler: Handler, *methods: str, challenge: Challenge = _no_challenge) -> None:
         self._handler = handler
         self._methods = methods
+        self._challenge = challenge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -72,6 +94,7 @@ class _Endpoint:
             response = await self._handler(request)
         except Refusal as refusal:
             response = refused(refusal).response()
+            response.headers.update(self._challenge(scope, refusal))  # with OAuth: as on the MCP endpoints
         except Failure as failure:
             response = failure.response()
             if failure.status == 405:
@@ -86,6 +109,29 @@ def _json(value: dict[str, Any]) -> JSONResponse:
     return JSONResponse(shrink(value))
 
 
+@dataclass(frozen=True, slots=True)
+class Audited:
+    """The audit line of one Actions operation, written by whichever step ends it."""
+
+    log: AuditLog | None
+    token: str
+    agent: str
+    operation: str  # the operationId: ask, searchCitations, listSources
+    question: str | None
+
+    def record(self, outcome: Outcome, started: float, answer: str | None = None) -> None:
+        if self.log is not None:
+            self.log.record(
+                token=self.token,
+                agent=self.agent,
+                tool=self.operation,
+                outcome=outcome,
+                seconds=time.monotonic() - started,
+                question=self.question,
+                answer=answer,
+            )
+
+
 class ActionsFacade:
     def __init__(
         self,
@@ -96,14 +142,20 @@ class ActionsFacade:
         answers: AnswerStore | None = None,
         authenticate: Callable[[Request, str | None], Awaitable[Identity]] | None = None,
         limiter: RateLimiter | None = None,
+        challenge: Challenge = _no_challenge,
+        oauth_endpoints: OAuthEndpoints | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._settings = config.actions
         self._limiter = limiter
+        self._audit = audit
         self._deadline = config.server.call_deadline_seconds
         self._public_url = config.server.public_url
         self._tokens = tokens
         # With OAuth the bridge's own authenticator (static tokens, then OAuth access tokens).
         self._authenticate = authenticate
+        self._challenge = challenge
+        self._oauth_endpoints = oauth_endpoints  # with `[oauth]`: the documents' `?auth=oauth` flow
         self._registry = registry
         self._seal = seal
         self._answers = answers  # None: chosen with the agents (in process, or the `[store] url` server)
@@ -121,15 +173,15 @@ class ActionsFacade:
                 tasks.cancel_scope.cancel()
 
     def routes(self) -> list[Route]:
+        challenge = self._challenge
         routes = [
             Route("/actions/openapi.json", _Endpoint(self.combined_document, "GET")),
             Route("/actions/{agent}/openapi.json", _Endpoint(self.agent_document, "GET")),
-            Route("/actions/{agent}/answers/{answer_id}", _Endpoint(self.get_answer, "GET")),
+            Route("/actions/{agent}/answers/{answer_id}", _Endpoint(self.get_answer, "GET", challenge=challenge)),
         ]
         for endpoint in ENDPOINTS:
-            routes.append(
-                Route(f"/actions/{{agent}}/{endpoint.path}", _Endpoint(self._operation(endpoint), endpoint.method))
-            )
+            handler = _Endpoint(self._operation(endpoint), endpoint.method, challenge=challenge)
+            routes.append(Route(f"/actions/{{agent}}/{endpoint.path}", handler))
         return routes
 
     # -- documents (public: they hold no secret, and the GPT editor's "Import from URL" sends no token) --
@@ -148,8 +200,15 @@ class ActionsFacade:
             raise Failure(
                 400, f"auth: use one of {', '.join(AUTH_STYLES)} (the security scheme the document declares)."
             )
+        if auth == "oauth" and self._oauth_endpoints is None:
+            raise Failure(400, "auth=oauth: this bridge has no [oauth] table; use bearer, basic or api_key.")
         protected = self._tokens.enabled or self._authenticate is not None
         return version.startswith("3.0"), auth if protected else None
+
+    async def _flow(self, auth: AuthStyle | None) -> OAuthFlow | None:
+        if auth != "oauth" or self._oauth_endpoints is None:
+            return None
+        return OAuthFlow(*await self._oauth_endpoints())
 
     def _document_scope(self, request: Request) -> AccessScope:
         """Whose documents: a valid token's own agents (so it cannot learn others' names by asking),
@@ -163,14 +222,14 @@ class ActionsFacade:
         if agent is None or not self._document_scope(request).allows_agent(agent.name):
             raise Failure(404, "No agent by that name. The list of agents is in /actions/openapi.json.")
         legacy, auth = self._document_options(request)
-        document = agent_document(agent, self._server_url(request), auth)
+        document = agent_document(agent, self._server_url(request), auth, await self._flow(auth))
         return JSONResponse(as_openapi_30(document) if legacy else document)
 
     async def combined_document(self, request: Request) -> Response:
         registry = self._registry_now()
         legacy, auth = self._document_options(request)
         agents = registry.visible(self._document_scope(request))
-        document = combined_document(agents, self._server_url(request), auth)
+        document = combined_document(agents, self._server_url(request), auth, await self._flow(auth))
         return JSONResponse(as_openapi_30(document) if legacy else document)
 
     # -- who may call what ---------------------------------------------------------------------
@@ -205,6 +264,15 @@ class ActionsFacade:
             identity = self._tokens.authenticate(credential)
         registry = self._registry_now()
         agent = registry.get(request.path_params["agent"])
+        if agent is not None and identity.oauth and not identity.scope.allows_agent(agent.name):
+            # As on the MCP endpoints: an OAuth client asks the person to consent to the agent's scope.
+            raise OAuthRefusal(
+                403,
+                f"The access token does not cover agent '{agent.name}'; sign in again granting "
+                f"{agent_scope(agent.name)}.",
+                error="insufficient_scope",
+                scope=agent_scope(agent.name),
+            )
         if agent is None or not identity.scope.allows_agent(agent.name):
             names = ", ".join(a.name for a in registry.visible(identity.scope)) or "none"
             raise Failure(404, f"No agent by that name for this token. Agents you may use: {names}.")
@@ -230,25 +298,35 @@ class ActionsFacade:
                 args = endpoint.operation.args.model_validate(raw)
             except ValidationError as exc:
                 raise invalid_input(exc, "body" if endpoint.method == "POST" else "query parameters") from None
+            started = time.monotonic()
+            audited = Audited(self._audit, identity.name, agent.name, endpoint.operation_id, question_of(args))
             if self._limiter is not None:
                 try:
                     await self._limiter.check(identity.principal, identity.name)
                 except CallError as exc:
+                    audited.record(outcome_of(exc), started)
                     raise call_failed(exc, agent.name) from None
             if endpoint is ASK:
-                return await self._ask(identity, agent, cast(AskArgs, args))
+                return await self._ask(identity, agent, cast(AskArgs, args), audited)
+            wait = min(self._deadline, self._settings.answer_wait_seconds)
             try:
-                with anyio.fail_after(min(self._deadline, self._settings.answer_wait_seconds)):
+                with anyio.fail_after(wait):
                     result = await endpoint.operation.run(self._call(identity, agent), args)
-            except TimeoutError:
-                raise deadline_passed(agent.name, min(self._deadline, self._settings.answer_wait_seconds)) from None
+            except TimeoutError as exc:
+                audited.record(outcome_of(exc), started)
+                raise deadline_passed(agent.name, wait) from None
             except CallError as exc:
+                audited.record(outcome_of(exc), started)
                 raise call_failed(exc, agent.name) from None
+            except Exception as exc:
+                audited.record(outcome_of(exc), started)
+                raise
+            audited.record(OK, started)
             return _json(result.model_dump(mode="json"))
 
         return handle
 
-    async def _ask(self, identity: Identity, agent: Agent, args: AskArgs) -> Response:
+    async def _ask(self, identity: Identity, agent: Agent, args: AskArgs, audited: Audited) -> Response:
         if self._tasks is None:
             raise Failure(503, "The bridge is starting or stopping; retry in a moment.")
         answers = self._answer_store()
@@ -256,27 +334,34 @@ class ActionsFacade:
             answer_id = await answers.open(identity.principal, agent.name)
         except StoreUnavailableError as exc:
             raise store_failed(exc) from None
-        self._tasks.start_soon(self._produce, answers, answer_id, self._call(identity, agent), args)
+        self._tasks.start_soon(self._produce, answers, answer_id, self._call(identity, agent), args, audited)
         return await self._answer(identity, agent, answer_id, 0)
 
-    async def _produce(self, answers: AnswerStore, answer_id: str, call: Call, args: AskArgs) -> None:
-        """Run the ask to its end (or the call deadline), keeping its text and outcome in the store."""
+    async def _produce(self, answers: AnswerStore, answer_id: str, call: Call, args: AskArgs, audited: Audited) -> None:
+        """Run the ask to its end (or the call deadline), keeping its text and outcome in the store; its
+        audit line is written when it ends, however long the caller has been polling."""
 
         async def on_delta(text: str) -> None:
             await answers.append(answer_id, text)
 
         result: AskResult | None = None
         failure: Failure | None = None
+        started = time.monotonic()
         try:
             with anyio.fail_after(self._deadline):
                 result = await ASK.operation.run(replace(call, on_delta=on_delta), args)
-        except TimeoutError:
+        except TimeoutError as exc:
+            audited.record(outcome_of(exc), started)
             failure = deadline_passed(call.agent, self._deadline)
         except CallError as exc:
+            audited.record(outcome_of(exc), started)
             failure = call_failed(exc, call.agent)
-        except Exception:
+        except Exception as exc:
+            audited.record(outcome_of(exc), started)
             logger.exception("ask on agent %s failed inside the bridge", call.agent)
             failure = Failure(502, f"Agent '{call.agent}': {_INTERNAL}", "internal_error")
+        else:
+            audited.record(OK, started, answer_of(result))
         try:
             await answers.finish(answer_id, result, failure)
         except StoreUnavailableError as exc:  # nobody can fetch it then; the caller is told when it asks
@@ -355,7 +440,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
         chunks.append(chunk)
     try:
         value = json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep to read
         raise Failure(400, 'The body is not JSON; send a JSON object such as {"question": "..."}.') from None
     if not isinstance(value, dict):
         raise Failure(400, 'The body must be a JSON object such as {"question": "..."}.')

@@ -116,6 +116,8 @@ def create_client(settings: BackendSettings, name: str = "upstream") -> Upstream
         queue_timeout=settings.queue_timeout_seconds,
         failure_threshold=settings.breaker_failures,
         open_seconds=settings.breaker_open_seconds,
+        failure_ratio=settings.breaker_failure_ratio,
+        window_seconds=settings.breaker_window_seconds,
     )
     return UpstreamClient(
         settings.base_url,

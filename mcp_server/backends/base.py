@@ -112,12 +112,15 @@ class BackendSettings(BaseModel):
     connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     max_connections: int = Field(default=100, ge=1, le=10_000)
     # Upstream protection: requests in flight at once (more wait up to queue_timeout_seconds), and the
-    # circuit breaker: after breaker_failures failed requests in a row (0: never) none is sent for
-    # breaker_open_seconds, then one probe.
+    # circuit breaker (mcp_server/protection.py): after breaker_failures failed requests in a row, or
+    # that many within breaker_window_seconds making at least breaker_failure_ratio of the requests
+    # finished there (0 failures: never), none is sent for breaker_open_seconds, then one probe.
     max_concurrent_requests: int = Field(default=32, ge=1, le=10_000)
     queue_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     breaker_failures: int = Field(default=5, ge=0, le=1000)
     breaker_open_seconds: float = Field(default=30.0, gt=0, le=3600)
+    breaker_failure_ratio: float = Field(default=0.25, gt=0, le=1)
+    breaker_window_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     def extra_headers(self) -> dict[str, str]:
         """Headers this kind sends with every request besides the key (none by default)."""

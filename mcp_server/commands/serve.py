@@ -133,6 +133,13 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> NoReturn:
     raise SystemExit(0)
 
 
+def keep_alive_seconds(config: BridgeConfig) -> int:
+    """uvicorn's keep-alive timeout, whole seconds: the request-head deadline (which closes an idle
+    connection at that time anyway), so an idle connection lives 10 s by default. Keep
+    header_timeout_seconds above 5: common clients reuse an idle connection for up to 5 s."""
+    return math.ceil(config.server.header_timeout_seconds)
+
+
 def grace_seconds(config: BridgeConfig) -> int:
     """uvicorn's graceful-shutdown timeout: whole seconds, rounded up; 0 cancels what is running at once
     (uvicorn reads `None`, not 0, as "wait forever")."""
@@ -177,6 +184,11 @@ def run(args: argparse.Namespace) -> int:
         # Slow clients: each request head must arrive within server.header_timeout_seconds (uvicorn's
         # keep-alive timer is cancelled by the first trickled byte, so it cannot do this) ...
         http=head_timeout_protocol(config.server.header_timeout_seconds),
+        # An idle keep-alive connection is closed after the same time (10 s by default), not uvicorn's
+        # 5 s: that equals httpx's keepalive_expiry (the MCP Python SDK's client), so a client would now
+        # and then send a request on a connection the bridge was closing that instant and read an error
+        # (a lost SSE message POST). Clients stop reusing an idle connection sooner than the bridge drops it.
+        timeout_keep_alive=keep_alive_seconds(config),
         # ... and at most server.max_connections connections get a request served; uvicorn counts the
         # requesting connection itself against limit_concurrency, hence the + 1.
         limit_concurrency=config.server.max_connections + 1,

@@ -140,7 +140,7 @@ class BuiltInAuthorizationServer:
             fields: dict[str, Any] = {**document, "token_endpoint_auth_method": "none", "client_secret": None}
             fields.setdefault("scope", " ".join(self.scopes))
             client = OAuthClientInformationFull.model_validate(fields)
-        except (ValueError, ValidationError):
+        except (ValueError, RecursionError, ValidationError):  # RecursionError: JSON nested too deep
             return None
         if not client.redirect_uris or not all(acceptable_redirect_uri(str(u)) for u in client.redirect_uris):
             return None

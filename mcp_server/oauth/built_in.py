@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcp.server.auth.routes import build_metadata, create_auth_routes
 from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
@@ -84,5 +85,13 @@ class BuiltInOAuth:
         metadata = CORSMiddleware(
             request_response(self._metadata_endpoint), allow_origins=["*"], allow_methods=["GET", "OPTIONS"]
         )
-        served += [Route(path, metadata, methods=["GET", "OPTIONS"]) for path in METADATA_PATHS]
+        served += [Route(path, metadata, methods=["GET", "OPTIONS"]) for path in self.metadata_paths()]
         return served + list(self._pages.routes())
+
+    def metadata_paths(self) -> list[str]:
+        """Where the metadata is served: the root locations and, when `server.public_url` has a base
+        path (`https://host/bridge`), the path-inserted ones clients try first
+        (`/.well-known/oauth-authorization-server/bridge`, RFC 8414 §3.1). A proxy that strips the
+        base path forwards `/bridge/.well-known/openid-configuration` to the root location."""
+        base = urlsplit(self.issuer).path.rstrip("/")
+        return [*METADATA_PATHS, *(f"{path}{base}" for path in METADATA_PATHS if base)]

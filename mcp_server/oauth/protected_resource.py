@@ -141,6 +141,22 @@ class ProtectedResource:
 
     # -- discovery -------------------------------------------------------------------------------
 
+    async def authorization_endpoints(self) -> tuple[str, str]:
+        """Where a person signs in and where a client gets its tokens (the OpenAPI documents' OAuth
+        flow): the built-in server's, else the first issuer's from its metadata."""
+        if self._built_in_issuer is not None:
+            return f"{self._built_in_issuer}/authorize", f"{self._built_in_issuer}/token"
+        issuer = self.authorization_servers[0]
+        try:
+            metadata = await self._external[issuer].metadata()
+        except IssuerUnavailable as exc:
+            logger.warning("oauth: cannot read an issuer's metadata: %s", exc)
+            raise Refusal(503, "The identity provider cannot be reached right now; retry in a moment.") from None
+        authorize, token = metadata.get("authorization_endpoint"), metadata.get("token_endpoint")
+        if not isinstance(authorize, str) or not isinstance(token, str):
+            raise Refusal(503, f"The identity provider {issuer} names no authorization or token endpoint.")
+        return authorize, token
+
     def metadata(self) -> dict[str, object]:
         return {
             "resource": self.resource,

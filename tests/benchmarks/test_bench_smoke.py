@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_memory_and_stdio_parts_print_their_tables() -> None:
     command = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--only", "memory,stdio"]
-    command += ["--quick", "--sessions", "10", "--spawns", "1", "--no-what-if"]
+    command += ["--quick", "--sessions", "10", "--spawns", "1"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fuzz.budget import CASES
 from tests.support.bridge_http import TOKENS, BridgeProcess, running_bridge, write_http_config
 from tests.support.sandbox_process import SandboxProcess
 
@@ -25,3 +26,9 @@ def fuzz_bridge(sandbox_session: SandboxProcess, tmp_path_factory: pytest.TempPa
 def assert_no_secret(text: str) -> None:
     for secret in SECRETS:
         assert secret not in text, "a secret was echoed"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many generated cases each transport ran (the long profile's record in the README)."""
+    for transport, count in sorted(CASES.items()):
+        terminalreporter.write_line(f"fuzz cases: {transport}: {count:,}")

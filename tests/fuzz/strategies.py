@@ -56,12 +56,12 @@ json_values: st.SearchStrategy[Any] = st.recursive(
 )
 
 
-def _deep(depth: int) -> bytes:
+def deep(depth: int) -> bytes:
     """A message whose params nest `depth` levels (as text: too deep for `json.dumps` to write)."""
     return b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":' + b"[" * depth + b"]" * depth + b"}"
 
 
-deep_bodies = st.integers(min_value=50, max_value=5000).map(_deep)
+deep_bodies = st.integers(min_value=50, max_value=5000).map(deep)
 
 
 @st.composite

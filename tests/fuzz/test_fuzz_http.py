@@ -20,9 +20,9 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.fuzz.budget import fuzz_settings
+from tests.fuzz.budget import count_case, fuzz_settings
 from tests.fuzz.conftest import assert_no_secret
-from tests.fuzz.strategies import ACCEPTS, CONTENT_TYPES, bodies, json_values, jsonrpc_messages
+from tests.fuzz.strategies import ACCEPTS, CONTENT_TYPES, bodies, deep, json_values, jsonrpc_messages
 from tests.support.bridge_http import BridgeProcess
 
 ENVELOPE: Final = {
@@ -89,6 +89,7 @@ async def test_streamable_http_answers_every_generated_request_without_a_server_
     def run(
         path: str, method: str, message: Any, envelope: bool, content_type: str, accept: str, extra: dict[str, str]
     ) -> None:
+        count_case(f"Streamable HTTP {version}")
         if isinstance(message, bytes):
             body = message
         else:
@@ -169,6 +170,7 @@ async def test_the_sse_message_endpoint_answers_every_generated_message(
         @fuzz_settings(quick=150)
         @given(message=st.one_of(jsonrpc_messages(), bodies), content_type=CONTENT_TYPES)
         def run(message: Any, content_type: str) -> None:
+            count_case("SSE messages")
             body = message if isinstance(message, bytes) else json.dumps(message).encode()
             _check(http.post(endpoint, content=body, headers={"Content-Type": content_type}))
 
@@ -194,6 +196,7 @@ async def test_the_actions_facade_answers_every_generated_request_without_a_serv
         content_type=CONTENT_TYPES,
     )
     def run(agent: str, operation: str, method: str, query: dict[str, str], body: bytes, content_type: str) -> None:
+        count_case("Actions facade")
         response = http.request(
             method,
             f"/actions/{agent}/{operation}",
@@ -206,3 +209,11 @@ async def test_the_actions_facade_answers_every_generated_request_without_a_serv
     run()
     fine = http.get("/actions/support/sources")
     assert fine.status_code == 200, fine.text
+
+
+def test_an_actions_body_nested_too_deep_to_read_is_a_400(http: httpx2.Client) -> None:
+    """Found by the long fuzz run: a JSON body nested thousands of levels deep made json.loads raise
+    RecursionError, which the facade answered with a 500."""
+    response = http.post("/actions/support/ask", content=deep(5000), headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert "The body is not JSON" in response.json()["message"]

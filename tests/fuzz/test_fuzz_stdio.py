@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fuzz.budget import fuzz_settings
+from tests.fuzz.budget import count_case, fuzz_settings
 from tests.fuzz.conftest import assert_no_secret
 from tests.fuzz.strategies import bodies, jsonrpc_messages
 from tests.support.bridge_stdio import spawn_stdio
@@ -96,6 +96,7 @@ def test_stdio_answers_a_ping_after_every_generated_line(peer: StdioPeer) -> Non
     @fuzz_settings(quick=150)
     @given(line=st.one_of(jsonrpc_messages().map(lambda m: json.dumps(m).encode()), bodies))
     def run(line: bytes) -> None:
+        count_case("stdio")
         peer.send(line)
         peer.ping()
         assert peer.process.poll() is None, "the bridge exited"

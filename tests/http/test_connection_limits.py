@@ -222,3 +222,21 @@ async def test_max_connections_answers_503_beyond_the_cap_and_streams_outlive_th
         finally:
             for stream in streams:
                 await stream.aclose()
+
+
+async def test_an_idle_keep_alive_connection_outlives_the_5_seconds_clients_reuse_one_for(
+    sandbox_session: SandboxProcess, tmp_path: Path
+) -> None:
+    """httpx (the MCP Python SDK's client) reuses an idle connection for up to 5 s, uvicorn's own
+    keep-alive timeout: the bridge now keeps one for the head deadline (10 s by default), so a request
+    sent on a 5-second-idle connection is served rather than racing the bridge closing it (the soak's
+    lost SSE message POSTs)."""
+    config = write_http_config(tmp_path / "bridge.toml", sandbox_session.url)  # default header timeout: 10 s
+    with running_bridge(config) as bridge:
+        async with await _connect(bridge.url) as stream:
+            await stream.send(HEALTHZ)
+            assert (await _read_response(stream))[0] == 200
+            await anyio.sleep(6)  # past uvicorn's default keep-alive of 5 s
+            await stream.send(HEALTHZ)
+            status, body = await _read_response(stream)
+    assert (status, json.loads(body)["status"]) == (200, "ok")

@@ -16,9 +16,12 @@ class FormFields(HTMLParser):
         super().__init__()
         self.inputs: dict[str, str] = {}
         self.password_fields: list[str] = []
+        self.action = ""  # the form's `action`, as written (the browser resolves it against the page URL)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
+        if tag == "form":
+            self.action = found.get("action") or ""
         if tag == "input" and found.get("name"):
             self.inputs[str(found["name"])] = found.get("value") or ""
             if found.get("type") == "password":

@@ -17,93 +17,21 @@ import httpx2
 import jwt
 import pytest
 from mcp import Client
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
-from pydantic import AnyUrl
 
 from tests.oauth.browser import form_fields
+from tests.oauth.sdk_client import REDIRECT, Memory, Person, provider
 from tests.support.bridge_http import TOKENS, BridgeProcess
 
 pytestmark = pytest.mark.anyio
 
-REDIRECT = "http://127.0.0.1:1/callback"  # the client never listens: the test reads the redirect itself
 JSONRPC = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
 
-class _Memory:
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client = client_info
-
-
-class _Person:
-    """Follows the authorization URL in a 'browser' (httpx), pastes a bridge token, consents."""
-
-    def __init__(self, bridge_token: str) -> None:
-        self.bridge_token = bridge_token
-        self.redirect: str | None = None
-        self.pages: list[str] = []
-
-    async def open(self, authorization_url: str) -> None:
-        async with httpx2.AsyncClient(timeout=20, follow_redirects=False) as browser:
-            sent = await browser.get(authorization_url)
-            assert sent.status_code == 302, sent.text
-            form_page = await browser.get(sent.headers["location"])
-            assert form_page.status_code == 200
-            self.pages.append(form_page.text)
-            fields = form_fields(form_page.text)
-            assert fields.password_fields == ["token"]
-            origin = f"{urlsplit(authorization_url).scheme}://{urlsplit(authorization_url).netloc}"
-            consent_page = await browser.post(
-                f"{origin}/oauth/sign-in", data={"request": fields.inputs["request"], "token": self.bridge_token}
-            )
-            assert consent_page.status_code == 200, consent_page.text
-            self.pages.append(consent_page.text)
-            consent = form_fields(consent_page.text).inputs
-            back = await browser.post(
-                f"{origin}/oauth/consent",
-                data={"request": consent["request"], "ticket": consent["ticket"], "decision": "allow"},
-            )
-            assert back.status_code == 303
-            self.redirect = back.headers["location"]
-
-    async def callback(self) -> AuthorizationCodeResult:
-        assert self.redirect is not None and self.redirect.startswith(REDIRECT)
-        query = parse_qs(urlsplit(self.redirect).query)
-        return AuthorizationCodeResult(code=query["code"][0], state=query["state"][0], iss=query["iss"][0])
-
-
-def _provider(bridge: BridgeProcess, person: _Person, storage: _Memory, path: str) -> OAuthClientProvider:
-    return OAuthClientProvider(
-        server_url=f"{bridge.url}{path}",
-        client_metadata=OAuthClientMetadata(
-            redirect_uris=[AnyUrl(REDIRECT)],
-            client_name="SDK test client",
-            grant_types=["authorization_code", "refresh_token"],
-        ),
-        storage=storage,
-        redirect_handler=person.open,
-        callback_handler=person.callback,
-    )
-
-
 async def test_the_sdk_oauth_client_signs_in_refreshes_and_asks(bridge: BridgeProcess) -> None:
-    person, storage = _Person(TOKENS["support"][0]), _Memory()
+    person, storage = Person(TOKENS["support"][0]), Memory()
     async with (
-        httpx2.AsyncClient(auth=_provider(bridge, person, storage, "/mcp"), timeout=30) as http,
+        httpx2.AsyncClient(auth=provider(bridge, person, storage, "/mcp"), timeout=30) as http,
         Client(streamable_http_client(f"{bridge.url}/mcp", http_client=http)) as client,
     ):
         names = {tool.name for tool in (await client.list_tools()).tools}
@@ -159,7 +87,7 @@ async def test_the_sdk_oauth_client_signs_in_refreshes_and_asks(bridge: BridgePr
     assert works.status_code == 200 and "ask" in works.text
     assert hr.status_code == 403 and 'scope="agent:hr"' in hr.headers["www-authenticate"]
     assert action.status_code == 200, action.text  # the Actions facade takes the same access tokens
-    assert other_action.status_code == 404 and no_action.status_code == 401
+    assert other_action.status_code == 403 and no_action.status_code == 401  # 403: as /agents/hr/mcp
     assert revoked.status_code == 200
     assert after_revoke.status_code == 400
 

@@ -53,6 +53,8 @@ def setup(sandbox_session: SandboxProcess, tmp_path_factory: pytest.TempPathFact
             sandbox_session.url,
             extra_server=[f'public_url = "{public_url}"'],
             extra_tables=[
+                "[actions]",
+                "enabled = true",
                 "[oauth]",
                 f'issuer = "{idp.issuer}"',
                 'audience = ["urn:agent-bridge:test", "urn:agent-bridge:opaque"]',
@@ -125,6 +127,42 @@ def test_no_token_is_a_401_with_the_metadata_location(setup: Setup) -> None:
     response = _post(f"{setup.bridge}/agents/hr/mcp")
     _assert_invalid_token(response, setup, "/agents/hr/mcp")
     assert _challenge(response)["scope"] == "agent:hr"
+
+
+def test_a_project_url_401_names_the_agent_of_that_project(setup: Setup) -> None:
+    for path, scope in (("/projects/2/mcp", "agent:hr"), ("/projects/1/mcp", "agent:support")):
+        response = _post(f"{setup.bridge}{path}")
+        _assert_invalid_token(response, setup, path)
+        assert _challenge(response)["scope"] == scope
+    with httpx2.Client(timeout=20) as http:
+        stream = http.get(f"{setup.bridge}/projects/2/sse", headers={"Authorization": "Bearer expired.x.y"})
+    assert stream.status_code == 401 and _challenge(stream)["scope"] == "agent:hr"
+    assert _challenge(_post(f"{setup.bridge}/projects/999/mcp"))["scope"] == "agent:*"  # no agent: every agent
+
+
+def test_a_static_token_still_cannot_probe_project_ids_with_oauth_on(setup: Setup) -> None:
+    """The support token may not use project 2 (hr): answered exactly like a project nobody serves."""
+    answers: list[tuple[int, str, str | None]] = []
+    for number in (2, 999):
+        response = _post(f"{setup.bridge}/projects/{number}/mcp", _bearer(TOKENS["support"][0]))
+        text = response.text.replace(f"/{number}/", "/<probed>/")
+        answers.append((response.status_code, text, response.headers.get("www-authenticate")))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 404 and answers[0][2] is None and "hr" not in answers[0][1]
+
+
+def test_actions_documents_name_the_providers_endpoints(setup: Setup) -> None:
+    with httpx2.Client(timeout=20) as http:
+        provider = http.get(f"{setup.idp.issuer}/.well-known/openid-configuration").json()
+        document = http.get(f"{setup.bridge}/actions/hr/openapi.json?auth=oauth").json()
+        refused = http.get(f"{setup.bridge}/actions/hr/sources")
+        token = setup.idp.client_credentials(resource=setup.bridge, scope="agent:hr")
+        allowed = http.get(f"{setup.bridge}/actions/hr/sources", headers=_bearer(token))
+    flow = document["components"]["securitySchemes"]["oauth2"]["flows"]["authorizationCode"]
+    assert flow["authorizationUrl"] == provider["authorization_endpoint"]
+    assert flow["tokenUrl"] == provider["token_endpoint"]
+    assert refused.status_code == 401 and _challenge(refused)["scope"] == "agent:hr"
+    assert allowed.status_code == 200, allowed.text
 
 
 def test_protected_resource_metadata_at_the_root_and_path_inserted(setup: Setup) -> None:

@@ -107,6 +107,55 @@ async def test_a_token_may_have_its_own_rate_limit(tmp_path: Path, sandbox: Sand
     assert over.is_error and "rate limit of 1/hour" in _text(over)
 
 
+@asynccontextmanager
+async def _open_client(bridge: BridgeProcess) -> AsyncGenerator[Client]:
+    """A client of a bridge with no tokens: it sends no credential."""
+    async with (
+        httpx2.AsyncClient(timeout=30) as http,
+        Client(streamable_http_client(f"{bridge.url}/agents/support/mcp", http_client=http)) as client,
+    ):
+        yield client
+
+
+async def _texts_of_calls(client: Client, count: int) -> list[str]:
+    """The error texts of `count` list_sources calls ("" for each that succeeded)."""
+    results = [await client.call_tool("list_sources", {}) for _ in range(count)]
+    return [_text(r) if r.is_error else "" for r in results]
+
+
+async def test_the_default_rate_limit_spares_a_bridge_with_no_tokens_but_not_a_token(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    """No [server] rate_limit: the open mode (no tokens, no OAuth) is one user's and is not throttled;
+    a token gets 60/minute."""
+    open_config = write_http_config(
+        tmp_path / "open.toml", sandbox.url, protection=True, tokens=False, extra_tables=("[actions]", "enabled = true")
+    )
+    with running_bridge(open_config) as bridge:
+        async with _open_client(bridge) as client:
+            assert await _texts_of_calls(client, 61) == [""] * 61
+        facade = httpx2.get(f"{bridge.url}/actions/support/sources", timeout=30)  # the 62nd call
+        assert facade.status_code == 200, facade.text
+    with _bridge(tmp_path, sandbox) as bridge:
+        async with _client(bridge) as client:
+            texts = await _texts_of_calls(client, 61)
+    assert texts[:60] == [""] * 60
+    assert "token 'all' is over its rate limit of 60/minute; retry in " in texts[60], texts[60]
+
+
+async def test_a_configured_rate_limit_applies_to_a_bridge_with_no_tokens(
+    tmp_path: Path, sandbox: SandboxProcess
+) -> None:
+    config = write_http_config(
+        tmp_path / "open.toml", sandbox.url, protection=True, tokens=False, extra_server=['rate_limit = "2/minute"']
+    )
+    with running_bridge(config) as bridge:
+        async with _open_client(bridge) as client:
+            texts = await _texts_of_calls(client, 3)
+    assert texts[:2] == ["", ""]
+    assert "this bridge (it has no tokens) is over its rate limit of 2/minute; retry in " in texts[2], texts[2]
+
+
 async def test_the_circuit_breaker_fails_fast_then_probes_again(tmp_path: Path, sandbox: SandboxProcess) -> None:
     backend = ["breaker_failures = 2", "breaker_open_seconds = 1"]
     with _bridge(tmp_path, sandbox, backend=backend) as bridge:
@@ -117,7 +166,7 @@ async def test_the_circuit_breaker_fails_fast_then_probes_again(tmp_path: Path, 
                 assert failed.is_error and "the upstream failed (HTTP 500" in _text(failed)
             sent = _requests_sent(sandbox)
             fast = await client.call_tool("ask", QUESTION)
-            assert fast.is_error and "failed 2 times in a row" in _text(fast)
+            assert fast.is_error and "failed 2 times in a row" in _text(fast), _text(fast)
             assert "it will try again in " in _text(fast)
             assert _requests_sent(sandbox) == sent  # failed fast: nothing sent
             facade = httpx2.get(f"{bridge.url}/actions/support/sources", headers=bridge.auth(), timeout=30)
@@ -128,6 +177,41 @@ async def test_the_circuit_breaker_fails_fast_then_probes_again(tmp_path: Path, 
             assert not probe.is_error, _text(probe)
             again = await client.call_tool("ask", QUESTION)
             assert not again.is_error, _text(again)
+
+
+async def test_the_breaker_opens_when_only_the_message_posts_fail(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """Each `ask` creates a conversation (succeeds) and posts its message (fails): never two failures in
+    a row, yet half the requests fail, so the breaker opens, fails fast, and recovers by its probe."""
+    backend = ["breaker_failures = 3", "breaker_open_seconds = 2"]  # the default share: 0.25
+    with _bridge(tmp_path, sandbox, backend=backend) as bridge:
+        async with _client(bridge) as client:
+            assert not (await client.call_tool("ask", QUESTION)).is_error  # healthy first
+            sandbox.arm_fault("server-error", count=-1, path=MESSAGES)  # only the message POST fails
+            upstream_failures = 0
+            fast = None
+            for _ in range(12):  # the healthy requests above are in the window too
+                result = await client.call_tool("ask", QUESTION)
+                assert result.is_error
+                if "so the bridge is not sending it requests for now" in _text(result):
+                    fast = _text(result)
+                    break
+                assert "the upstream failed (HTTP 500" in _text(result), _text(result)
+                upstream_failures += 1
+            assert fast is not None, "the breaker never opened"
+            assert upstream_failures >= 3
+            assert f"failed {upstream_failures} of its last " in fast and "it will try again in " in fast, fast
+            assert "in a row" not in fast
+            sent = _requests_sent(sandbox)
+            again = await client.call_tool("ask", QUESTION)
+            assert again.is_error and "it will try again in " in _text(again)
+            assert _requests_sent(sandbox) == sent  # failed fast: nothing sent
+            sandbox.clear_faults()
+            await anyio.sleep(2.5)  # the open time; the next request is the half-open probe
+            probe = await client.call_tool("ask", QUESTION)
+            assert not probe.is_error, _text(probe)
+            assert _requests_sent(sandbox) > sent
+            after = await client.call_tool("ask", QUESTION)
+            assert not after.is_error, _text(after)
 
 
 async def test_requests_over_the_concurrency_bound_queue_then_fail_clearly(

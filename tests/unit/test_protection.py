@@ -10,6 +10,7 @@ import httpx2
 import pytest
 
 from mcp_server import upstream
+from mcp_server.auth import OPEN_PRINCIPAL
 from mcp_server.config import parse_config
 from mcp_server.errors import (
     CircuitOpenError,
@@ -19,6 +20,7 @@ from mcp_server.errors import (
     UpstreamRateLimitError,
     UpstreamServerError,
 )
+from mcp_server.http_app import rate_limiter_for
 from mcp_server.protection import BackendGuard, RateLimit, RateLimiter
 from mcp_server.store import InProcessRateCounter
 from mcp_server.upstream import UpstreamClient
@@ -50,7 +52,19 @@ def test_rates_are_read_as_configured_and_bad_ones_named() -> None:
     assert RateLimit.parse("off") is None
     with pytest.raises(ConfigError, match=r"tokens\[0\]\.rate_limit: '60 a minute' is not a rate; write it like"):
         parse_config({"tokens": [{"name": "a", "sha256": "0" * 64, "rate_limit": "60 a minute"}]}, source="t", env={})
-    assert parse_config({}, source="t", env={}).server.rate_limit == "60/minute"  # on by default
+
+
+def _limits(config: dict[str, object]) -> tuple[RateLimit | None, RateLimit | None]:
+    """(a token's limit, the open mode's limit) under `config`."""
+    limiter = rate_limiter_for(parse_config(config, source="t", env={}))
+    return limiter.limit_of("token:a"), limiter.limit_of(OPEN_PRINCIPAL)
+
+
+def test_by_default_a_token_gets_60_a_minute_and_the_open_mode_no_limit() -> None:
+    assert _limits({}) == (RateLimit(60, 60.0, "60/minute"), None)
+    set_limit = RateLimit(2, 60.0, "2/minute")
+    assert _limits({"server": {"rate_limit": "2/minute"}}) == (set_limit, set_limit)  # set: the open mode too
+    assert _limits({"server": {"rate_limit": "off"}}) == (None, None)
 
 
 async def test_the_limiter_names_the_limit_and_spares_stdio() -> None:
@@ -66,9 +80,16 @@ async def test_the_limiter_names_the_limit_and_spares_stdio() -> None:
         await limiter.check("local", "local")  # stdio, the operator's own process
 
 
-def _guard(clock: Clock, threshold: int = 2) -> BackendGuard:
+def _guard(clock: Clock, threshold: int = 2, window: float = 60) -> BackendGuard:
     return BackendGuard(
-        "b", max_concurrent=4, queue_timeout=1, failure_threshold=threshold, open_seconds=30, clock=clock
+        "b",
+        max_concurrent=4,
+        queue_timeout=1,
+        failure_threshold=threshold,
+        open_seconds=30,
+        failure_ratio=0.5,
+        window_seconds=window,
+        clock=clock,
     )
 
 
@@ -78,25 +99,85 @@ async def _fail(guard: BackendGuard, error: Exception) -> None:
             raise error
 
 
+async def _succeed(guard: BackendGuard) -> None:
+    async with guard.request():
+        pass
+
+
 async def test_the_breaker_opens_after_consecutive_failures_and_probes_once() -> None:
     clock = Clock()
     guard = _guard(clock)
+    for _ in range(3):
+        await _succeed(guard)
     await _fail(guard, UpstreamServerError("down"))
     await _fail(guard, UpstreamNotFoundError("a 404: the upstream is alive"))  # resets the count
     await _fail(guard, UpstreamServerError("down"))
-    assert guard.state == "closed"
+    assert guard.state == "closed"  # 2 failures of 6 in the window: a third
     await _fail(guard, UpstreamServerError("down"))
     assert guard.state == "open"
     with pytest.raises(CircuitOpenError, match=r"failed 2 times in a row.*try again in 30 seconds"):
-        async with guard.request():
-            pass
+        await _succeed(guard)
     clock.now += 30
     assert guard.state == "half-open"
     async with guard.request():  # the probe; others are refused while it runs
         with pytest.raises(CircuitOpenError):
-            async with guard.request():
-                pass
+            await _succeed(guard)
     assert guard.state == "closed"
+
+
+async def test_failures_interleaved_with_successes_open_the_breaker_by_their_share() -> None:
+    clock = Clock()
+    guard = _guard(clock, threshold=3)
+    for _ in range(2):  # conversation created, message failed: never two failures in a row
+        await _succeed(guard)
+        await _fail(guard, UpstreamServerError("message failed"))
+        clock.now += 1
+    assert guard.state == "closed"  # 2 failures: fewer than the threshold
+    await _succeed(guard)
+    await _fail(guard, UpstreamServerError("message failed"))
+    assert guard.state == "open"  # 3 failures of 6 finished: half
+    with pytest.raises(CircuitOpenError, match=r"failed 3 of its last 6 requests \(within 60 seconds\)"):
+        await _succeed(guard)
+
+
+async def test_failures_under_the_share_or_out_of_the_window_do_not_open_it() -> None:
+    clock = Clock()
+    guard = _guard(clock, threshold=3, window=10)
+    for _ in range(5):  # one failure in three: under half
+        await _succeed(guard)
+        await _succeed(guard)
+        await _fail(guard, UpstreamServerError("down"))
+    assert guard.state == "closed"
+    guard = _guard(clock, threshold=3, window=10)
+    for _ in range(5):  # half fail, but each pair leaves the 10-second window before the third
+        await _succeed(guard)
+        await _fail(guard, UpstreamServerError("down"))
+        clock.now += 6
+    assert guard.state == "closed"
+
+
+async def test_the_window_keeps_no_more_than_its_seconds_of_buckets() -> None:
+    clock = Clock()
+    guard = _guard(clock, threshold=3, window=10)
+    for _ in range(1000):  # successes only, one a second: old seconds are dropped as new ones come
+        await _succeed(guard)
+        clock.now += 1
+    assert len(guard._window._buckets) <= 11  # pyright: ignore[reportPrivateUsage]
+
+
+async def test_only_the_probe_decides_while_the_breaker_is_open() -> None:
+    clock = Clock()
+    guard = _guard(clock)
+    async with guard.request():  # started before the breaker opened, finishes after
+        await _fail(guard, UpstreamServerError("down"))
+        await _fail(guard, UpstreamServerError("down"))
+        assert guard.state == "open"
+    assert guard.state == "open"  # its success did not close the breaker
+    clock.now += 30
+    await _succeed(guard)  # the probe
+    assert guard.state == "closed"
+    await _fail(guard, UpstreamServerError("down"))
+    assert guard.state == "closed"  # fresh counts: one failure
 
 
 async def test_a_failed_probe_reopens_the_breaker() -> None:
@@ -106,6 +187,8 @@ async def test_a_failed_probe_reopens_the_breaker() -> None:
     clock.now += 30
     await _fail(guard, UpstreamServerError("still down"))
     assert guard.state == "open"
+    with pytest.raises(CircuitOpenError, match="failed again when the bridge tried it after a pause"):
+        await _succeed(guard)
 
 
 async def test_a_breaker_with_threshold_zero_never_opens() -> None:
