@@ -92,7 +92,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port") from None
     sock.listen(2048)  # accept (queue) connections from the moment the ready line is printed
     host, port = sock.getsockname()[:2]
-    server = _Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=1))
+    # Keep-alive 30 s, as hosted APIs behind a load balancer keep theirs (60 s and more), well past the
+    # bridge's 4 s pool expiry: with uvicorn's 5 s default a bridge whose loop lags a second under load
+    # could reuse a connection the sandbox was closing, and a POST on it is (rightly) never retried.
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, timeout_graceful_shutdown=1, timeout_keep_alive=30
+    )
+    server = _Server(config)
     print(f"agent-bridge sandbox ready on http://{host}:{port}", flush=True)
     server.run(sockets=[sock])
     sys.stdout.flush()
