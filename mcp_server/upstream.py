@@ -1,28 +1,41 @@
 """The shared upstream HTTP client: one connection pool per backend, timeouts, safe retries, SSE.
 
-Failures become `UpstreamError`s whose message names the cause and the remedy. Two rules:
+Failures become `UpstreamError`s whose message names the cause and the remedy. The rules:
 
 * Pooled connections expire after 4 s, before the 5 s keep-alive of common upstream servers
   (uvicorn, nginx defaults): reusing a half-closed connection fails with a read error.
+* At most `max_connections` requests are out at once; one waits at most `timeout` seconds for a
+  free connection, `connect_timeout` for a new one to open, and `timeout` for each read.
 * A request that may have reached the upstream is retried only when it is idempotent (GET). A
   POST (a CustomGPT message costs a query credit) is retried only when it never left: the
   connection could not be opened. A GET refused with 429 is retried after the upstream's
   `Retry-After` when that is at most `MAX_HONOURED_RETRY_AFTER` seconds; a POST never is.
 * Every request passes the backend's `BackendGuard` (concurrency bound, circuit breaker).
+* Redirects are not followed; paths are sent as given (already percent-encoded by `ids.segment`);
+  no cookies are kept (the pool is shared by every caller of the backend).
+
+The client is aiohttp's: per request it costs about a third of the CPU of httpx2, and the upstream
+client was a third of the bridge's CPU per `ask` (benchmarks/README.md). Its session is opened on
+first use, inside the event loop (aiohttp binds a session to the loop that opens it).
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, Final, cast
 from urllib.parse import unquote
 
+import aiohttp
 import anyio
-import httpx2
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
 
 from mcp_server import __version__
 from mcp_server.errors import (
@@ -36,6 +49,7 @@ from mcp_server.errors import (
     UpstreamServerError,
     UpstreamTimeoutError,
 )
+from mcp_server.event_stream import EventStreamDecoder, ServerSentEvent
 from mcp_server.protection import BackendGuard
 from mcp_server.telemetry.upstream import UpstreamExchange
 
@@ -46,16 +60,35 @@ GET_ATTEMPTS: Final = 3
 RETRY_BACKOFF_SECONDS: Final = 0.2
 RETRYABLE_STATUS: Final = frozenset({502, 503, 504})
 MAX_HONOURED_RETRY_AFTER: Final = 10.0
-_NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+
+# What aiohttp raises when a request fails: its own errors, and TimeoutError for a read or connect timeout.
+_FAILURES: Final = (aiohttp.ClientError, TimeoutError)
+# The request never left: no connection could be opened (refused, unreachable, TLS refused, timed out).
+_NEVER_SENT: Final = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 Params = Mapping[str, str | int | float | bool]
 Headers = Mapping[str, str]
 
+__all__ = ["Answer", "ScopedClient", "ServerSentEvent", "UpstreamClient", "event_json", "status_error"]
 
-def _upstream_message(response: httpx2.Response) -> str:
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An upstream's whole answer, read: what the JSON decoding and `status_error` look at."""
+
+    status: int
+    body: bytes = b""
+    retry_after: str | None = None  # the Retry-After header as sent
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def _upstream_message(answer: Answer) -> str:
     """The upstream's own explanation from a CustomGPT envelope or an OpenAI error body, if any."""
     try:
-        body: Any = response.json()
+        body: Any = json.loads(answer.body)
     except (ValueError, UnicodeDecodeError):
         return ""
     if not isinstance(body, dict):
@@ -91,8 +124,8 @@ def _key_like(word: str) -> bool:
     return len(word) >= 12 and any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
 
 
-def _retry_after(response: httpx2.Response) -> float | None:
-    raw = response.headers.get("retry-after")
+def _retry_after(answer: Answer) -> float | None:
+    raw = answer.retry_after
     if raw is None:
         return None
     try:
@@ -101,10 +134,10 @@ def _retry_after(response: httpx2.Response) -> float | None:
         return None
 
 
-def status_error(response: httpx2.Response) -> UpstreamError:
-    """Map a non-2xx upstream response to the error a model should read."""
-    status = response.status_code
-    said = sanitised(_upstream_message(response))
+def status_error(answer: Answer) -> UpstreamError:
+    """Map a non-2xx upstream answer to the error a model should read."""
+    status = answer.status
+    said = sanitised(_upstream_message(answer))
     detail = f"HTTP {status}" + (f": {said}" if said else "")
     if status in (401, 403):  # what an upstream says about a refused key may quote the key
         return UpstreamAuthError(
@@ -117,7 +150,7 @@ def status_error(response: httpx2.Response) -> UpstreamError:
             f"not found upstream ({detail}). Check the project id, conversation id or citation id.", status=status
         )
     if status == 429:
-        wait = _retry_after(response)
+        wait = _retry_after(answer)
         when = f"retry after {wait:g} seconds" if wait is not None else "retry later"
         return UpstreamRateLimitError(
             f"the upstream is rate-limiting or out of query credits ({detail}); {when}, or add credits to the account.",
@@ -130,31 +163,87 @@ def status_error(response: httpx2.Response) -> UpstreamError:
     return UpstreamProtocolError(f"the upstream rejected the request ({detail}).", status=status)
 
 
-def transport_error(exc: httpx2.HTTPError, timeout: float) -> UpstreamError:
-    if isinstance(exc, httpx2.TimeoutException):
+def _failure_name(exc: BaseException) -> str:
+    """The kind of connection failure, in the words operators know from the bridge's earlier messages."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "ConnectError"  # refused, unreachable, DNS or TLS: nothing was sent
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
+        return "RemoteProtocolError"  # closed without (a whole) answer, or an answer that is not HTTP
+    if isinstance(exc, aiohttp.ClientOSError):
+        return "ReadError"  # reset while the request was out
+    return type(exc).__name__
+
+
+def transport_error(exc: BaseException, timeout: float) -> UpstreamError:
+    """Map a failed exchange (an aiohttp error, or TimeoutError) to the error a model should read."""
+    if isinstance(exc, TimeoutError):
         return UpstreamTimeoutError(
             f"the upstream did not answer within {timeout:g} seconds. It may be overloaded; retry, "
             "or raise the backend's timeout_seconds."
         )
-    kind = type(exc).__name__
     return UpstreamConnectionError(
-        f"the connection to the upstream failed ({kind}). Check that the backend's base_url is reachable; "
-        "retrying usually helps."
+        f"the connection to the upstream failed ({_failure_name(exc)}). Check that the backend's base_url is "
+        "reachable; retrying usually helps."
     )
 
 
-def _json(response: httpx2.Response) -> Any:
+def _json(answer: Answer) -> Any:
     try:
-        return response.json()
+        return json.loads(answer.body)
     except (ValueError, UnicodeDecodeError):
         raise UpstreamProtocolError(
-            f"the upstream sent a body that is not valid JSON (HTTP {response.status_code}). "
+            f"the upstream sent a body that is not valid JSON (HTTP {answer.status}). "
             "Retry; if it persists the upstream is misbehaving."
         ) from None
 
 
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _query(params: Params | None) -> dict[str, str] | None:
+    """Query values as text; booleans as JSON writes them (`stream=true`), which upstreams expect."""
+    if params is None:
+        return None
+    return {k: ("true" if v else "false") if isinstance(v, bool) else str(v) for k, v in params.items()}
+
+
+def _env_proxy(url: URL) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy that HTTP(S)_PROXY / NO_PROXY name for the upstream, if any: looked up once per backend
+    (aiohttp's `trust_env` would look it up, and read ~/.netrc, in a thread on every request)."""
+    with suppress(LookupError):
+        return get_env_proxy_for_url(url)
+    return None, None
+
+
+class _ConnectionSlots:
+    """The pool's size: a request holds a slot while it has a connection, and waits at most `wait`
+    seconds for one. aiohttp's own pool wait shares one timeout with opening a connection, and the
+    two must differ: a POST that timed out opening a connection is retried, one that waited for a
+    free connection is not (it may have waited `timeout` seconds already)."""
+
+    def __init__(self, size: int, wait: float) -> None:
+        self._free = anyio.Semaphore(size)
+        self._wait = wait
+
+    async def __aenter__(self) -> None:
+        if self._free.value:
+            self._free.acquire_nowait()
+            return
+        try:
+            with anyio.fail_after(self._wait):
+                await self._free.acquire()
+        except TimeoutError as exc:
+            raise transport_error(exc, self._wait) from None
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._free.release()
+
+
 class UpstreamClient:
-    """One pooled httpx2 client bound to a base URL and (by default) the backend's upstream key.
+    """One pooled aiohttp session bound to a base URL and (by default) the backend's upstream key.
 
     Backends never hold it directly: each agent gets a `ScopedClient` (see `scoped`), which confines
     every request to the agent's own path prefix and may carry another key (passthrough mode) over
@@ -169,7 +258,6 @@ class UpstreamClient:
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
         max_connections: int = 100,
-        transport: httpx2.AsyncBaseTransport | None = None,
         headers: Headers | None = None,
         backend: str = "upstream",
         guard: BackendGuard | None = None,
@@ -179,33 +267,83 @@ class UpstreamClient:
         self.guard = guard or BackendGuard(
             base_url, max_concurrent=max_connections, queue_timeout=timeout, failure_threshold=0, open_seconds=1.0
         )
-        self._client = httpx2.AsyncClient(
-            base_url=base_url,
-            headers={
-                **(headers or {}),  # a kind's own headers (CodeGPT-Org-Id); never replace the key below
-                "Authorization": f"Bearer {api_key}",
-                "Accept": "application/json",
-                "User-Agent": f"agent-bridge/{__version__}",
-            },
-            timeout=httpx2.Timeout(timeout, connect=connect_timeout),
-            limits=httpx2.Limits(
-                max_connections=max_connections,
-                max_keepalive_connections=max_connections,
-                keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
-            ),
-            transport=transport,
-            follow_redirects=False,
-        )
+        self.base_url = str(URL(base_url)).rstrip("/") + "/"  # paths are relative to it, as with httpx
+        self._headers = {
+            **(headers or {}),  # a kind's own headers (CodeGPT-Org-Id); never replace the key below
+            "Authorization": f"Bearer {api_key}",
+            "Accept": "application/json",
+            "User-Agent": f"agent-bridge/{__version__}",
+        }
+        self._connect_timeout = connect_timeout
+        self._max_connections = max_connections
+        self._slots = _ConnectionSlots(max_connections, timeout)
+        self._proxy, self._proxy_auth = _env_proxy(URL(self.base_url))
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
     def scoped(self, prefix: str, api_key: str | None = None) -> ScopedClient:
         """A view of this pool that only reaches `prefix` (relative to the base URL), with `api_key` if given."""
         return ScopedClient(self, prefix, api_key)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _open(self) -> aiohttp.ClientSession:
+        """The session, opened on first use (inside the event loop, as aiohttp requires)."""
+        session = self._session
+        if session is None:
+            if self._closed:
+                raise RuntimeError("the upstream client is closed")
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self._max_connections, limit_per_host=0, keepalive_timeout=KEEPALIVE_EXPIRY_SECONDS
+                ),
+                headers=self._headers,
+                # `connect` bounds the DNS lookup and the TCP/TLS handshake (the slots bound the pool wait);
+                # `sock_read` each read, from the moment the request was written; no bound on the whole.
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    connect=self._connect_timeout,
+                    sock_connect=self._connect_timeout,
+                    sock_read=self.timeout,
+                ),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                json_serialize=_compact_json,
+            )
+            # aiohttp resends an idempotent request once, at once, when a connection fails before the
+            # answer starts; the GET retries below already do that, counted and with back-off.
+            session._retry_connection = False  # pyright: ignore[reportPrivateUsage]
+            self._session = session
+        return session
+
+    def _url(self, path: str) -> URL:
+        return URL(self.base_url + path.lstrip("/"), encoded=True)  # encoded: sent as is, never re-quoted
 
     def _exchange(self, method: str, path: str) -> UpstreamExchange:
-        return UpstreamExchange(self.backend, method, self._client.base_url, path)
+        return UpstreamExchange(self.backend, method, self.base_url, path)
+
+    async def _fetch(
+        self, method: str, path: str, body: Mapping[str, Any] | None, params: Params | None, headers: Headers | None
+    ) -> Answer:
+        """One request and its whole answer. aiohttp's errors (and TimeoutError) reach the caller."""
+        session = self._open()
+        async with (
+            self._slots,
+            session.request(
+                method,
+                self._url(path),
+                params=_query(params),
+                json=None if body is None else dict(body),
+                headers=headers,
+                allow_redirects=False,
+                proxy=self._proxy,
+                proxy_auth=self._proxy_auth,
+            ) as response,
+        ):
+            return Answer(response.status, await response.read(), response.headers.get("Retry-After"))
 
     async def get_json(self, path: str, params: Params | None = None, headers: Headers | None = None) -> Any:
         async with self.guard.request():
@@ -216,27 +354,27 @@ class UpstreamClient:
             for attempt in range(1, GET_ATTEMPTS + 1):
                 exchange.retries = attempt - 1
                 try:
-                    response = await self._client.get(path, params=params, headers=headers)
-                except (httpx2.TransportError, httpx2.TimeoutException) as exc:
+                    answer = await self._fetch("GET", path, None, params, headers)
+                except _FAILURES as exc:
                     # A GET that never connected is the safest retry of all; other timeouts already waited long.
-                    never_connected = isinstance(exc, httpx2.ConnectTimeout)
-                    if attempt < GET_ATTEMPTS and (never_connected or not isinstance(exc, httpx2.TimeoutException)):
-                        logger.debug("GET failed with %s; retrying", type(exc).__name__)
+                    never_connected = isinstance(exc, aiohttp.ConnectionTimeoutError)
+                    if attempt < GET_ATTEMPTS and (never_connected or not isinstance(exc, TimeoutError)):
+                        logger.debug("GET failed with %s; retrying", _failure_name(exc))
                         await anyio.sleep(RETRY_BACKOFF_SECONDS * attempt)
                         continue
                     raise transport_error(exc, self.timeout) from None
-                if response.status_code in RETRYABLE_STATUS and attempt < GET_ATTEMPTS:
-                    await anyio.sleep(min(_retry_after(response) or 0.0, 2.0) + RETRY_BACKOFF_SECONDS * attempt)
+                if answer.status in RETRYABLE_STATUS and attempt < GET_ATTEMPTS:
+                    await anyio.sleep(min(_retry_after(answer) or 0.0, 2.0) + RETRY_BACKOFF_SECONDS * attempt)
                     continue
-                wait = _retry_after(response) if response.status_code == 429 else None
+                wait = _retry_after(answer) if answer.status == 429 else None
                 if wait is not None and wait <= MAX_HONOURED_RETRY_AFTER and attempt < GET_ATTEMPTS:
                     logger.debug("GET refused with 429; retrying after %g s as the upstream asks", wait)
                     await anyio.sleep(wait)
                     continue
-                exchange.answered(response.status_code, attempt - 1)
-                if response.is_success:
-                    return _json(response)
-                raise status_error(response)
+                exchange.answered(answer.status, attempt - 1)
+                if answer.ok:
+                    return _json(answer)
+                raise status_error(answer)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def post_json(
@@ -244,42 +382,40 @@ class UpstreamClient:
     ) -> Any:
         async with self.guard.request():
             with self._exchange("POST", path) as exchange:
-                response = await self._send_once("POST", path, body, params, headers, exchange)
-                exchange.answered(response.status_code, exchange.retries)
-            if response.is_success:
-                return _json(response)
-            raise status_error(response)
+                answer = await self._post_once(path, body, params, headers, exchange)
+                exchange.answered(answer.status, exchange.retries)
+            if answer.ok:
+                return _json(answer)
+            raise status_error(answer)
 
-    async def _send_once(
+    async def _post_once(
         self,
-        method: str,
         path: str,
         body: Mapping[str, Any],
         params: Params | None,
         headers: Headers | None,
         exchange: UpstreamExchange,
-    ) -> httpx2.Response:
+    ) -> Answer:
         for attempt in (1, 2):
             exchange.retries = attempt - 1
             try:
-                return await self._client.request(method, path, json=dict(body), params=params, headers=headers)
+                return await self._fetch("POST", path, body, params, headers)
             except _NEVER_SENT as exc:
-                if attempt == 1 and not isinstance(exc, httpx2.PoolTimeout):
+                if attempt == 1:
+                    logger.debug("POST could not open a connection (%s); trying once more", _failure_name(exc))
                     continue
                 raise transport_error(exc, self.timeout) from None
-            except (httpx2.TransportError, httpx2.TimeoutException) as exc:
+            except _FAILURES as exc:
                 raise transport_error(exc, self.timeout) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     @asynccontextmanager
     async def stream_events(
         self, path: str, body: Mapping[str, Any], params: Params | None = None, headers: Headers | None = None
-    ) -> AsyncGenerator[AsyncGenerator[httpx2.ServerSentEvent]]:
+    ) -> AsyncGenerator[AsyncGenerator[ServerSentEvent]]:
         """POST and read the response as server-sent events. Leaving the block closes the connection."""
-        request = self._client.build_request(
-            "POST", path, json=dict(body), params=params, headers={**(headers or {}), "Accept": "text/event-stream"}
-        )
-        async with self.guard.request(), self._streamed("POST", path, request) as response:
+        asking = {**(headers or {}), "Accept": "text/event-stream"}
+        async with self.guard.request(), self._streamed(path, body, params, asking) as response:
             events = self._events(response)
             try:
                 yield events
@@ -291,8 +427,7 @@ class UpstreamClient:
         self, path: str, body: Mapping[str, Any], params: Params | None = None, headers: Headers | None = None
     ) -> AsyncGenerator[AsyncGenerator[str]]:
         """POST and read the response body as raw text pieces, as they arrive (CodeGPT's `format: "text"`)."""
-        request = self._client.build_request("POST", path, json=dict(body), params=params, headers=headers)
-        async with self.guard.request(), self._streamed("POST", path, request) as response:
+        async with self.guard.request(), self._streamed(path, body, params, headers) as response:
             pieces = self._text(response)
             try:
                 yield pieces
@@ -300,40 +435,72 @@ class UpstreamClient:
                 await pieces.aclose()
 
     @asynccontextmanager
-    async def _streamed(self, method: str, path: str, request: httpx2.Request) -> AsyncGenerator[httpx2.Response]:
-        """Send `request` and hand over its successful response unread; closed on leaving the block."""
-        with self._exchange(method, path) as exchange:
-            try:
-                response = await self._client.send(request, stream=True)
-            except (httpx2.TransportError, httpx2.TimeoutException) as exc:
-                raise transport_error(exc, self.timeout) from None
-            exchange.answered(response.status_code)
-            try:
-                if not response.is_success:
-                    await response.aread()
-                    raise status_error(response)
-                yield response
-            finally:
-                await response.aclose()
+    async def _streamed(
+        self, path: str, body: Mapping[str, Any], params: Params | None, headers: Headers | None
+    ) -> AsyncGenerator[aiohttp.ClientResponse]:
+        """POST (never retried) and hand over the successful response unread; released on leaving the block
+        (an unfinished answer closes its connection rather than going back to the pool)."""
+        with self._exchange("POST", path) as exchange:
+            async with self._slots:
+                try:
+                    response = await self._open().request(
+                        "POST",
+                        self._url(path),
+                        params=_query(params),
+                        json=dict(body),
+                        headers=headers,
+                        allow_redirects=False,
+                        proxy=self._proxy,
+                        proxy_auth=self._proxy_auth,
+                    )
+                except _FAILURES as exc:
+                    raise transport_error(exc, self.timeout) from None
+                try:
+                    exchange.answered(response.status)
+                    if not 200 <= response.status < 300:
+                        try:
+                            said = await response.read()
+                        except _FAILURES as exc:
+                            raise transport_error(exc, self.timeout) from None
+                        raise status_error(Answer(response.status, said, response.headers.get("Retry-After")))
+                    yield response
+                finally:
+                    response.release()
 
-    async def _text(self, response: httpx2.Response) -> AsyncGenerator[str]:
+    async def _text(self, response: aiohttp.ClientResponse) -> AsyncGenerator[str]:
+        decoder = codecs.getincrementaldecoder(_charset(response))(errors="replace")
         try:
-            async for piece in response.aiter_text():
-                yield piece
-        except (httpx2.TransportError, httpx2.TimeoutException) as exc:
+            async for chunk in response.content.iter_any():
+                if piece := decoder.decode(chunk):
+                    yield piece
+        except _FAILURES as exc:
             raise transport_error(exc, self.timeout) from None
+        if rest := decoder.decode(b"", final=True):
+            yield rest
 
-    async def _events(self, response: httpx2.Response) -> AsyncGenerator[httpx2.ServerSentEvent]:
-        try:
-            async for event in httpx2.EventSource(response):
-                yield event
-        except httpx2.SSEError:
+    async def _events(self, response: aiohttp.ClientResponse) -> AsyncGenerator[ServerSentEvent]:
+        media_type = response.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+        if media_type != "text/event-stream":
             raise UpstreamProtocolError(
                 "the upstream answered a streaming request without an event stream. Retry; "
                 "if it persists the upstream is misbehaving."
-            ) from None
-        except (httpx2.TransportError, httpx2.TimeoutException) as exc:
+            )
+        decoder = EventStreamDecoder()
+        try:
+            async for chunk in response.content.iter_any():
+                for event in decoder.feed(chunk):
+                    yield event
+        except _FAILURES as exc:
             raise transport_error(exc, self.timeout) from None
+
+
+def _charset(response: aiohttp.ClientResponse) -> str:
+    """The text encoding the answer names, if Python knows it; else UTF-8."""
+    named = response.charset
+    if named:
+        with suppress(LookupError):
+            return codecs.lookup(named).name
+    return "utf-8"
 
 
 _SAFE_SEGMENT: Final = re.compile(r"[A-Za-z0-9._~-]+")
@@ -380,7 +547,7 @@ class ScopedClient:
 
     def stream_events(
         self, path: str, body: Mapping[str, Any], params: Params | None = None
-    ) -> AbstractAsyncContextManager[AsyncIterator[httpx2.ServerSentEvent]]:
+    ) -> AbstractAsyncContextManager[AsyncIterator[ServerSentEvent]]:
         return self._client.stream_events(self._checked(path), body, params, self._headers)
 
     def stream_text(
@@ -389,7 +556,7 @@ class ScopedClient:
         return self._client.stream_text(self._checked(path), body, params, self._headers)
 
 
-def event_json(event: httpx2.ServerSentEvent) -> dict[str, Any]:
+def event_json(event: ServerSentEvent) -> dict[str, Any]:
     """Decode one event's JSON object, or raise the protocol error a model should read."""
     try:
         value: Any = json.loads(event.data)

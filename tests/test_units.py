@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import httpx2
+import json
+
 import pytest
 
 from mcp_server.agents import AccessScope, slug
@@ -14,7 +15,7 @@ from mcp_server.errors import (
     UpstreamRateLimitError,
     UpstreamServerError,
 )
-from mcp_server.upstream import status_error
+from mcp_server.upstream import Answer, status_error
 
 
 @pytest.mark.parametrize(
@@ -47,8 +48,8 @@ def test_access_scope() -> None:
     assert not narrow.allows_agent("billing")
 
 
-def _response(status: int, body: object, headers: dict[str, str] | None = None) -> httpx2.Response:
-    return httpx2.Response(status, json=body, headers=headers)
+def _response(status: int, body: object, headers: dict[str, str] | None = None) -> Answer:
+    return Answer(status, json.dumps(body).encode(), (headers or {}).get("Retry-After"))
 
 
 def test_status_errors_read_the_customgpt_envelope() -> None:

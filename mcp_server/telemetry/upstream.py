@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Final
 
-import httpx2
+import aiohttp
 from opentelemetry.trace import Span, SpanKind, StatusCode
+from yarl import URL
 
 from mcp_server.errors import UpstreamConnectionError, UpstreamTimeoutError
 from mcp_server.telemetry import tracing
@@ -42,9 +43,9 @@ LAST_ANSWERS: Final[dict[str, LastAnswer]] = {}
 def _error_kind(exc: BaseException) -> str:
     if not isinstance(exc, Exception):
         return "cancelled"
-    if isinstance(exc, UpstreamTimeoutError | httpx2.TimeoutException):
+    if isinstance(exc, UpstreamTimeoutError | TimeoutError):
         return "timeout"
-    if isinstance(exc, UpstreamConnectionError | httpx2.TransportError):
+    if isinstance(exc, UpstreamConnectionError | aiohttp.ClientError):
         return "connection_error"
     return "error"
 
@@ -54,7 +55,7 @@ class UpstreamExchange:
 
     __slots__ = ("_span", "_started", "backend", "base_url", "method", "path", "retries", "status")
 
-    def __init__(self, backend: str, method: str, base_url: httpx2.URL, path: str) -> None:
+    def __init__(self, backend: str, method: str, base_url: str, path: str) -> None:
         self.backend = backend
         self.method = method
         self.base_url = base_url  # the URL is only put together when a span needs it
@@ -70,15 +71,15 @@ class UpstreamExchange:
 
     def __enter__(self) -> UpstreamExchange:
         if tracing.enabled():
-            url = httpx2.URL(str(self.base_url).rstrip("/") + "/" + self.path.lstrip("/"))
+            url = URL(self.base_url.rstrip("/") + "/" + self.path.lstrip("/"), encoded=True)
             self._span = tracing.TRACER.start_span(
                 self.method,
                 kind=SpanKind.CLIENT,
                 attributes={
                     "http.request.method": self.method,
-                    "server.address": url.host,
+                    "server.address": url.host or "",
                     "server.port": url.port or (443 if url.scheme == "https" else 80),
-                    "url.full": str(url.copy_with(query=None, fragment=None)),
+                    "url.full": str(url.with_query(None).with_fragment(None)),
                     "agent_bridge.backend": self.backend,
                 },
             )

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx2
 import mcp_types as types
 import pytest
 
@@ -22,6 +21,7 @@ from mcp_server.store import ConversationStore, InProcessConversationStore, Stor
 from mcp_server.upstream import UpstreamClient
 from tests.support.bridge_stdio import stdio_bridge
 from tests.support.sandbox_process import SandboxProcess
+from tests.support.scripted_upstream import json_reply, scripted_upstream
 
 pytestmark = pytest.mark.anyio
 
@@ -98,19 +98,17 @@ async def test_the_whole_store_is_bounded_and_forgets_empty_owners() -> None:
 
 async def test_the_request_carries_fitted_history_and_nothing_customgpt_refuses() -> None:
     """Unit test of one request body (the wire itself is tested end to end above and in test_openai_api)."""
-    sent: list[dict[str, Any]] = []
-
-    def complete(request: httpx2.Request) -> httpx2.Response:
-        sent.append(json.loads(request.content))
-        return httpx2.Response(200, json={"id": "c1", "choices": [{"message": {"role": "assistant", "content": "ok"}}]})
-
-    client = UpstreamClient("http://upstream.test/v1", "k", transport=httpx2.MockTransport(complete))
-    memory = ConversationMemory(InProcessConversationStore(), max_turns=2)
-    backend = OpenAIBackend(client.scoped(COMPLETIONS_PATH), "gpt-4-gizmo-g-x1", "t", memory, "Be brief.")
-    first = await backend.ask("one", None, None, caller="alice")
-    for question in ("two", "three"):
-        await backend.ask(question, first.conversation_id, None, caller="alice")
-    await client.aclose()
+    completion = {"id": "c1", "choices": [{"message": {"role": "assistant", "content": "ok"}}]}
+    async with scripted_upstream(json_reply(completion)) as up:
+        client = UpstreamClient(f"{up.url}/v1", "k")
+        memory = ConversationMemory(InProcessConversationStore(), max_turns=2)
+        backend = OpenAIBackend(client.scoped(COMPLETIONS_PATH), "gpt-4-gizmo-g-x1", "t", memory, "Be brief.")
+        first = await backend.ask("one", None, None, caller="alice")
+        for question in ("two", "three"):
+            await backend.ask(question, first.conversation_id, None, caller="alice")
+        await client.aclose()
+    sent: list[dict[str, Any]] = [r.json() for r in up.requests]
+    assert {r.path for r in up.requests} == {f"/v1/{COMPLETIONS_PATH}"}
     assert all(set(body) == {"model", "messages", "stream"} for body in sent)
     assert not set(sent[-1]) & set(UNSUPPORTED_BY_CUSTOMGPT)
     assert [m["content"] for m in sent[-1]["messages"]] == ["Be brief.", "one", "ok", "two", "ok", "three"]

@@ -3,26 +3,19 @@ seal, the upstream-message sanitiser and the session-id log filter."""
 
 from __future__ import annotations
 
+import json
 import logging
 
-import httpx2
 import pytest
 
 from mcp_server.conversations import ConversationSeal, derive_key
 from mcp_server.errors import UpstreamPathError
 from mcp_server.ids import is_conversation_id, segment
 from mcp_server.log_redaction import SessionIdFilter
-from mcp_server.upstream import UpstreamClient, sanitised, status_error
+from mcp_server.upstream import Answer, UpstreamClient, sanitised, status_error
+from tests.support.scripted_upstream import json_reply, scripted_upstream
 
 pytestmark = pytest.mark.anyio
-
-
-def _recording_client(base_url: str, seen: list[str]) -> UpstreamClient:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        seen.append(request.url.raw_path.decode())
-        return httpx2.Response(200, json={"status": "success", "data": {}})
-
-    return UpstreamClient(base_url, "operator-key", transport=httpx2.MockTransport(handler))
 
 
 @pytest.mark.parametrize(
@@ -42,25 +35,33 @@ def _recording_client(base_url: str, seen: list[str]) -> UpstreamClient:
     ],
 )
 async def test_the_path_guard_refuses_and_sends_nothing(path: str) -> None:
-    seen: list[str] = []
-    client = _recording_client("http://upstream.test", seen)
-    scoped = client.scoped("api/v1/projects/1")
-    with pytest.raises(UpstreamPathError, match="nothing was sent"):
-        await scoped.get_json(path)
-    with pytest.raises(UpstreamPathError):
-        await scoped.post_json(path, {})
-    await client.aclose()
-    assert seen == []
+    async with scripted_upstream(json_reply({"status": "success", "data": {}})) as up:
+        client = UpstreamClient(up.url, "operator-key")
+        scoped = client.scoped("api/v1/projects/1")
+        with pytest.raises(UpstreamPathError, match="nothing was sent"):
+            await scoped.get_json(path)
+        with pytest.raises(UpstreamPathError):
+            await scoped.post_json(path, {})
+        with pytest.raises(UpstreamPathError):
+            async with scoped.stream_events(path, {}):
+                pytest.fail("no stream outside the prefix")
+        await client.aclose()
+    assert up.requests == []
 
 
 async def test_the_path_guard_lets_the_agents_own_paths_through_under_the_base_path() -> None:
-    seen: list[str] = []
-    client = _recording_client("http://upstream.test/base/", seen)
-    scoped = client.scoped("api/v1/projects/1", api_key="caller-key")
-    await scoped.get_json("/api/v1/projects/1")
-    await scoped.get_json(f"api/v1/projects/1/conversations/{segment('f9b27f03-c660')}/messages")
-    await client.aclose()
-    assert seen == ["/base/api/v1/projects/1", "/base/api/v1/projects/1/conversations/f9b27f03-c660/messages"]
+    async with scripted_upstream(json_reply({"status": "success", "data": {}})) as up:
+        client = UpstreamClient(f"{up.url}/base/", "operator-key")
+        scoped = client.scoped("api/v1/projects/1", api_key="caller-key")
+        await scoped.get_json("/api/v1/projects/1")
+        await scoped.get_json(f"api/v1/projects/1/conversations/{segment('f9b27f03-c660')}/messages")
+        await scoped.get_json(f"api/v1/projects/1/conversations/{segment('a~b')}%2D1")  # sent as encoded
+        await client.aclose()
+    assert [r.path for r in up.requests] == [
+        "/base/api/v1/projects/1",
+        "/base/api/v1/projects/1/conversations/f9b27f03-c660/messages",
+        "/base/api/v1/projects/1/conversations/a~b%2D1",
+    ]
 
 
 def test_segments_are_percent_encoded() -> None:
@@ -98,8 +99,8 @@ def test_upstream_messages_are_sanitised(said: str, kept: str, gone: str) -> Non
 
 
 def test_an_upstream_401_never_quotes_the_upstream() -> None:
-    response = httpx2.Response(401, json={"error": {"message": "Incorrect API key provided: sk-live-1234abcd5678"}})
-    error = status_error(response)
+    said = {"error": {"message": "Incorrect API key provided: sk-live-1234abcd5678"}}
+    error = status_error(Answer(401, json.dumps(said).encode()))
     assert "sk-live" not in str(error) and "HTTP 401" in str(error)
 
 

@@ -4,9 +4,9 @@ rate limits as configured, the circuit breaker's states, and the upstream client
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
-import httpx2
 import pytest
 
 from mcp_server import upstream
@@ -24,6 +24,7 @@ from mcp_server.http_app import rate_limiter_for
 from mcp_server.protection import BackendGuard, RateLimit, RateLimiter
 from mcp_server.store import InProcessRateCounter
 from mcp_server.upstream import UpstreamClient
+from tests.support.scripted_upstream import Reply, ScriptedUpstream, json_reply, scripted_upstream
 
 pytestmark = pytest.mark.anyio
 
@@ -201,14 +202,14 @@ async def test_a_breaker_with_threshold_zero_never_opens() -> None:
 # -- 429 Retry-After on the upstream client -----------------------------------------------------------
 
 
-def _scripted(*responses: httpx2.Response) -> tuple[UpstreamClient, list[httpx2.Request]]:
-    seen: list[httpx2.Request] = []
-
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        seen.append(request)
-        return responses[min(len(seen), len(responses)) - 1]
-
-    return UpstreamClient("http://upstream.test", "k", transport=httpx2.MockTransport(handler)), seen
+@asynccontextmanager
+async def _scripted(*replies: Reply) -> AsyncGenerator[tuple[UpstreamClient, ScriptedUpstream]]:
+    async with scripted_upstream(*replies) as up:
+        client = UpstreamClient(up.url, "k")
+        try:
+            yield client, up
+        finally:
+            await client.aclose()
 
 
 @pytest.fixture
@@ -222,15 +223,14 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return asked
 
 
-def _limited(seconds: str) -> httpx2.Response:
-    return httpx2.Response(429, json={"message": "slow down"}, headers={"Retry-After": seconds})
+def _limited(seconds: str) -> Reply:
+    return json_reply({"message": "slow down"}, 429, {"Retry-After": seconds})
 
 
 async def test_a_get_refused_with_a_short_retry_after_is_retried_after_it(sleeps: list[float]) -> None:
-    client, seen = _scripted(_limited("2"), httpx2.Response(200, json={"ok": 1}))
-    assert await client.get_json("x") == {"ok": 1}
-    assert len(seen) == 2 and sleeps == [2.0]
-    await client.aclose()
+    async with _scripted(_limited("2"), json_reply({"ok": 1})) as (client, up):
+        assert await client.get_json("x") == {"ok": 1}
+    assert up.count == 2 and sleeps == [2.0]
 
 
 async def _get(client: UpstreamClient) -> object:
@@ -251,8 +251,7 @@ async def _post(client: UpstreamClient) -> object:
 async def test_other_429s_are_not_retried(
     send: Callable[[UpstreamClient], Awaitable[object]], retry_after: str, sleeps: list[float]
 ) -> None:
-    client, seen = _scripted(_limited(retry_after), httpx2.Response(200, json={"ok": 1}))
-    with pytest.raises(UpstreamRateLimitError, match=f"retry after {retry_after} seconds"):
-        await send(client)
-    assert len(seen) == 1 and sleeps == []
-    await client.aclose()
+    async with _scripted(_limited(retry_after), json_reply({"ok": 1})) as (client, up):
+        with pytest.raises(UpstreamRateLimitError, match=f"retry after {retry_after} seconds"):
+            await send(client)
+    assert up.count == 1 and sleeps == []
