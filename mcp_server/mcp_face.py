@@ -318,14 +318,34 @@ class Runner:
             args = op.args.model_validate(arguments)
         except ValidationError as exc:
             raise MCPError(types.INVALID_PARAMS, _argument_problem(name, exc)) from None
+        started = time.monotonic()
+        outcome: Outcome | None = None  # None: cancelled, no audit line (as for tool calls)
         try:
             await self.admit(view)  # the ask prompt spends an upstream query like the tool: same rate limit
             out = await self.within_deadline(lambda: op.get(self.lookup(view, agent), args))
-        except TimeoutError:
+        except TimeoutError as exc:
+            outcome = outcome_of(exc)
             raise MCPError(types.INTERNAL_ERROR, self.deadline_sentence(agent.name)) from None
         except CallError as exc:
+            outcome = outcome_of(exc)
             code = types.INVALID_PARAMS if exc.status == 404 else types.INTERNAL_ERROR
             raise MCPError(code, exc.for_agent(agent.name)) from None
+        except Exception as exc:
+            outcome = outcome_of(exc)
+            raise
+        else:
+            outcome = OK
+        finally:
+            if self.audit is not None and outcome is not None:  # `tool` says prompt: it is not the ask tool
+                seconds = time.monotonic() - started
+                self.audit.record(
+                    token=view.scope.label,
+                    agent=agent.name,
+                    tool=f"prompt:{op.name}",
+                    outcome=outcome,
+                    seconds=seconds,
+                    question=question_of(args),
+                )
         return _prompt_result(out)
 
     async def complete(self, view: AgentView, agent: Agent, completer: Completer, typed: str) -> Completion:

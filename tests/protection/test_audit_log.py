@@ -1,5 +1,5 @@
 """The audit stream: with `server.audit_log` set, one JSON line per MCP tool call, connector
-search/fetch, resource read and Actions operation, with the token, agent, tool (the operation's name),
+search/fetch, resource read, prompt and Actions operation, with the token, agent, tool (the operation's name),
 outcome, duration and upstream status of a failure; the question and the answer only with
 `server.audit_content = true`, and never a token."""
 
@@ -85,6 +85,8 @@ async def test_connector_resource_and_actions_calls_are_audited_too(tmp_path: Pa
             assert not fetched.is_error, _text(fetched)
         async with _client(bridge, "/agents/support/mcp") as client:
             await client.read_resource("agent://support/sources")
+            prompted = await client.get_prompt("ask", {"question": QUESTION})  # spends an upstream query too
+            assert prompted.messages
         with httpx2.Client(base_url=bridge.url, headers=bridge.auth("support"), timeout=60) as http:
             asked = http.post("/actions/support/ask", json={"question": QUESTION})
             assert asked.status_code == 200 and asked.json()["status"] == "complete", asked.text
@@ -98,6 +100,7 @@ async def test_connector_resource_and_actions_calls_are_audited_too(tmp_path: Pa
         ("support", "support", "search", "ok"),
         ("support", "support", "fetch", "ok"),
         ("support", "support", "sources", "ok"),
+        ("support", "support", "prompt:ask", "ok"),
         ("support", "support", "ask", "ok"),
         ("support", "support", "listSources", "ok"),
         ("support", "support", "searchCitations", "ok"),
