@@ -7,13 +7,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
-from redis import asyncio as redis_asyncio
-from redis.exceptions import RedisError
-
 from mcp_server.errors import StoreUnavailableError
+
+if TYPE_CHECKING:  # redis is imported when a store is configured: a bridge without one (stdio) starts faster
+    from redis import asyncio as redis_asyncio
 
 KEY_PREFIX: Final = "agent-bridge"
 TIMEOUT_SECONDS: Final = 2.0
@@ -36,6 +36,8 @@ class SharedStore:
     def __init__(self, url: str) -> None:
         self.location = shown_location(url)
         self._url = url  # may hold a password: never shown, only compared
+        from redis import asyncio as redis_asyncio
+
         self._client = redis_asyncio.Redis.from_url(
             url,
             socket_timeout=TIMEOUT_SECONDS,
@@ -55,6 +57,8 @@ class SharedStore:
     @asynccontextmanager
     async def reaching(self) -> AsyncGenerator[redis_asyncio.Redis]:
         """The client; a store that does not answer (down, full, refusing) becomes `StoreUnavailableError`."""
+        from redis.exceptions import RedisError
+
         try:
             yield self._client
         except RedisError as exc:
