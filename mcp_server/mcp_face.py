@@ -19,7 +19,8 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Final, TypeVar
 
@@ -185,6 +186,26 @@ class Runner:
         with anyio.fail_after(self.settings.deadline_seconds):
             return await work()
 
+    @contextmanager
+    def audited(self, view: AgentView, agent: str, tool: str, question: str | None = None) -> Generator[None]:
+        """One audit line for the block: `ok`, or the kind of error it raised; none when it is cancelled
+        (as for tool calls). The block is the work itself, before its errors become protocol errors."""
+        started = time.monotonic()
+
+        def record(outcome: Outcome) -> None:
+            if self.audit is not None:
+                seconds = time.monotonic() - started
+                self.audit.record(
+                    token=view.scope.label, agent=agent, tool=tool, outcome=outcome, seconds=seconds, question=question
+                )
+
+        try:
+            yield
+        except Exception as exc:
+            record(outcome_of(exc))
+            raise
+        record(OK)
+
     def deadline_sentence(self, agent: str) -> str:
         return (
             f"Agent '{agent}': no complete answer within the {self.settings.deadline_seconds:g} second call "
@@ -318,34 +339,15 @@ class Runner:
             args = op.args.model_validate(arguments)
         except ValidationError as exc:
             raise MCPError(types.INVALID_PARAMS, _argument_problem(name, exc)) from None
-        started = time.monotonic()
-        outcome: Outcome | None = None  # None: cancelled, no audit line (as for tool calls)
-        try:
-            await self.admit(view)  # the ask prompt spends an upstream query like the tool: same rate limit
-            out = await self.within_deadline(lambda: op.get(self.lookup(view, agent), args))
-        except TimeoutError as exc:
-            outcome = outcome_of(exc)
+        try:  # `tool` says prompt: it is not the ask tool (the ask prompt spends an upstream query too)
+            with self.audited(view, agent.name, f"prompt:{op.name}", question_of(args)):
+                await self.admit(view)  # ... so it counts against the same rate limit
+                out = await self.within_deadline(lambda: op.get(self.lookup(view, agent), args))
+        except TimeoutError:
             raise MCPError(types.INTERNAL_ERROR, self.deadline_sentence(agent.name)) from None
         except CallError as exc:
-            outcome = outcome_of(exc)
             code = types.INVALID_PARAMS if exc.status == 404 else types.INTERNAL_ERROR
             raise MCPError(code, exc.for_agent(agent.name)) from None
-        except Exception as exc:
-            outcome = outcome_of(exc)
-            raise
-        else:
-            outcome = OK
-        finally:
-            if self.audit is not None and outcome is not None:  # `tool` says prompt: it is not the ask tool
-                seconds = time.monotonic() - started
-                self.audit.record(
-                    token=view.scope.label,
-                    agent=agent.name,
-                    tool=f"prompt:{op.name}",
-                    outcome=outcome,
-                    seconds=seconds,
-                    question=question_of(args),
-                )
         return _prompt_result(out)
 
     async def complete(self, view: AgentView, agent: Agent, completer: Completer, typed: str) -> Completion:
@@ -366,30 +368,16 @@ class Runner:
             raise _resource_not_found(uri, not_found)
         note_operation(op.name, agent.name)
         variables = {k: v for k, v in match.groupdict().items() if v is not None and not _OPERATION_GROUP.fullmatch(k)}
-        started = time.monotonic()
-        outcome: Outcome | None = None  # None: cancelled, no audit line (as for tool calls)
         try:
-            await self.admit(view)
-            value = await self.within_deadline(lambda: op.read(self.call_for(view, agent), variables))
-        except TimeoutError as exc:
-            outcome = outcome_of(exc)
+            with self.audited(view, agent.name, op.name):
+                await self.admit(view)
+                value = await self.within_deadline(lambda: op.read(self.call_for(view, agent), variables))
+        except TimeoutError:
             raise MCPError(types.INTERNAL_ERROR, self.deadline_sentence(agent.name)) from None
         except CallError as exc:
-            outcome = outcome_of(exc)
             if exc.status == 404:
                 raise MCPError(not_found, exc.for_agent(agent.name), {"uri": uri}) from None
             raise MCPError(types.INTERNAL_ERROR, exc.for_agent(agent.name)) from None
-        except Exception as exc:
-            outcome = outcome_of(exc)
-            raise
-        else:
-            outcome = OK
-        finally:
-            if self.audit is not None and outcome is not None:
-                seconds = time.monotonic() - started
-                self.audit.record(
-                    token=view.scope.label, agent=agent.name, tool=op.name, outcome=outcome, seconds=seconds
-                )
         text = json.dumps(value, indent=2)
         return types.ReadResourceResult(
             contents=[types.TextResourceContents(uri=uri, mime_type="application/json", text=text)]
