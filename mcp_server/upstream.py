@@ -1,6 +1,7 @@
 """The shared upstream HTTP client: one connection pool per backend, timeouts, safe retries, SSE.
 
-Failures become `UpstreamError`s whose message names the cause and the remedy. The rules:
+Failures become `UpstreamError`s whose message names the cause and the remedy (`upstream_answers`).
+The rules:
 
 * Pooled connections expire after 4 s, before the 5 s keep-alive of common upstream servers
   (uvicorn, nginx defaults): reusing a half-closed connection fails with a read error.
@@ -27,9 +28,8 @@ import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, cast
+from typing import Any, Final
 from urllib.parse import unquote
 
 import aiohttp
@@ -39,19 +39,13 @@ from yarl import URL
 
 from mcp_server import __version__
 from mcp_server.errors import (
-    UpstreamAuthError,
-    UpstreamConnectionError,
-    UpstreamError,
-    UpstreamNotFoundError,
     UpstreamPathError,
     UpstreamProtocolError,
-    UpstreamRateLimitError,
-    UpstreamServerError,
-    UpstreamTimeoutError,
 )
 from mcp_server.event_stream import EventStreamDecoder, ServerSentEvent
 from mcp_server.protection import BackendGuard
 from mcp_server.telemetry.upstream import UpstreamExchange
+from mcp_server.upstream_answers import Answer, decoded_json, failure_name, retry_after, status_error, transport_error
 
 logger = logging.getLogger(__name__)
 
@@ -69,132 +63,7 @@ _NEVER_SENT: Final = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutErr
 Params = Mapping[str, str | int | float | bool]
 Headers = Mapping[str, str]
 
-__all__ = ["Answer", "ScopedClient", "ServerSentEvent", "UpstreamClient", "event_json", "status_error"]
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """An upstream's whole answer, read: what the JSON decoding and `status_error` look at."""
-
-    status: int
-    body: bytes = b""
-    retry_after: str | None = None  # the Retry-After header as sent
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-
-def _upstream_message(answer: Answer) -> str:
-    """The upstream's own explanation from a CustomGPT envelope or an OpenAI error body, if any."""
-    try:
-        body: Any = json.loads(answer.body)
-    except (ValueError, UnicodeDecodeError):
-        return ""
-    if not isinstance(body, dict):
-        return ""
-    envelope: dict[str, Any] = body  # pyright: ignore[reportUnknownVariableType]
-    for candidate in (envelope.get("data"), envelope, envelope.get("error")):
-        if isinstance(candidate, dict):
-            message = cast(dict[str, Any], candidate).get("message")
-            if isinstance(message, str):
-                return message
-    return ""
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-MAX_UPSTREAM_MESSAGE: Final = 160
-
-
-def sanitised(said: str) -> str:
-    """An upstream's explanation as one short line that can carry no credential.
-
-    Upstreams quote keys back ("Incorrect API key provided: sk-ab***yz"); anything that looks like
-    a key (a word mixing letters and digits of 12+ characters, or one with `*` in it) is dropped.
-    """
-    line = _CONTROL.sub(" ", said)
-    words = [w for w in line.split() if not _key_like(w)]
-    text = " ".join(words)
-    return text if len(text) <= MAX_UPSTREAM_MESSAGE else text[: MAX_UPSTREAM_MESSAGE - 1].rstrip() + "…"
-
-
-def _key_like(word: str) -> bool:
-    if "*" in word or word.lower().startswith(("sk-", "sk_", "key-", "bearer")):
-        return True
-    return len(word) >= 12 and any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
-
-
-def _retry_after(answer: Answer) -> float | None:
-    raw = answer.retry_after
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        return None
-
-
-def status_error(answer: Answer) -> UpstreamError:
-    """Map a non-2xx upstream answer to the error a model should read."""
-    status = answer.status
-    said = sanitised(_upstream_message(answer))
-    detail = f"HTTP {status}" + (f": {said}" if said else "")
-    if status in (401, 403):  # what an upstream says about a refused key may quote the key
-        return UpstreamAuthError(
-            f"the upstream refused the API key (HTTP {status}). Check the backend's api_key "
-            "and that the key can use this agent.",
-            status=status,
-        )
-    if status == 404:
-        return UpstreamNotFoundError(
-            f"not found upstream ({detail}). Check the project id, conversation id or citation id.", status=status
-        )
-    if status == 429:
-        wait = _retry_after(answer)
-        when = f"retry after {wait:g} seconds" if wait is not None else "retry later"
-        return UpstreamRateLimitError(
-            f"the upstream is rate-limiting or out of query credits ({detail}); {when}, or add credits to the account.",
-            retry_after=wait,
-        )
-    if status >= 500:
-        return UpstreamServerError(
-            f"the upstream failed ({detail}). This is usually temporary; retry in a minute.", status=status
-        )
-    return UpstreamProtocolError(f"the upstream rejected the request ({detail}).", status=status)
-
-
-def _failure_name(exc: BaseException) -> str:
-    """The kind of connection failure, in the words operators know from the bridge's earlier messages."""
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return "ConnectError"  # refused, unreachable, DNS or TLS: nothing was sent
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
-        return "RemoteProtocolError"  # closed without (a whole) answer, or an answer that is not HTTP
-    if isinstance(exc, aiohttp.ClientOSError):
-        return "ReadError"  # reset while the request was out
-    return type(exc).__name__
-
-
-def transport_error(exc: BaseException, timeout: float) -> UpstreamError:
-    """Map a failed exchange (an aiohttp error, or TimeoutError) to the error a model should read."""
-    if isinstance(exc, TimeoutError):
-        return UpstreamTimeoutError(
-            f"the upstream did not answer within {timeout:g} seconds. It may be overloaded; retry, "
-            "or raise the backend's timeout_seconds."
-        )
-    return UpstreamConnectionError(
-        f"the connection to the upstream failed ({_failure_name(exc)}). Check that the backend's base_url is "
-        "reachable; retrying usually helps."
-    )
-
-
-def _json(answer: Answer) -> Any:
-    try:
-        return json.loads(answer.body)
-    except (ValueError, UnicodeDecodeError):
-        raise UpstreamProtocolError(
-            f"the upstream sent a body that is not valid JSON (HTTP {answer.status}). "
-            "Retry; if it persists the upstream is misbehaving."
-        ) from None
+__all__ = ["ScopedClient", "ServerSentEvent", "UpstreamClient", "event_json"]
 
 
 def _compact_json(value: Any) -> str:
@@ -359,21 +228,21 @@ class UpstreamClient:
                     # A GET that never connected is the safest retry of all; other timeouts already waited long.
                     never_connected = isinstance(exc, aiohttp.ConnectionTimeoutError)
                     if attempt < GET_ATTEMPTS and (never_connected or not isinstance(exc, TimeoutError)):
-                        logger.debug("GET failed with %s; retrying", _failure_name(exc))
+                        logger.debug("GET failed with %s; retrying", failure_name(exc))
                         await anyio.sleep(RETRY_BACKOFF_SECONDS * attempt)
                         continue
                     raise transport_error(exc, self.timeout) from None
                 if answer.status in RETRYABLE_STATUS and attempt < GET_ATTEMPTS:
-                    await anyio.sleep(min(_retry_after(answer) or 0.0, 2.0) + RETRY_BACKOFF_SECONDS * attempt)
+                    await anyio.sleep(min(retry_after(answer) or 0.0, 2.0) + RETRY_BACKOFF_SECONDS * attempt)
                     continue
-                wait = _retry_after(answer) if answer.status == 429 else None
+                wait = retry_after(answer) if answer.status == 429 else None
                 if wait is not None and wait <= MAX_HONOURED_RETRY_AFTER and attempt < GET_ATTEMPTS:
                     logger.debug("GET refused with 429; retrying after %g s as the upstream asks", wait)
                     await anyio.sleep(wait)
                     continue
                 exchange.answered(answer.status, attempt - 1)
                 if answer.ok:
-                    return _json(answer)
+                    return decoded_json(answer)
                 raise status_error(answer)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -385,7 +254,7 @@ class UpstreamClient:
                 answer = await self._post_once(path, body, params, headers, exchange)
                 exchange.answered(answer.status, exchange.retries)
             if answer.ok:
-                return _json(answer)
+                return decoded_json(answer)
             raise status_error(answer)
 
     async def _post_once(
@@ -402,7 +271,7 @@ class UpstreamClient:
                 return await self._fetch("POST", path, body, params, headers)
             except _NEVER_SENT as exc:
                 if attempt == 1:
-                    logger.debug("POST could not open a connection (%s); trying once more", _failure_name(exc))
+                    logger.debug("POST could not open a connection (%s); trying once more", failure_name(exc))
                     continue
                 raise transport_error(exc, self.timeout) from None
             except _FAILURES as exc:

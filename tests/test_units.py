@@ -15,7 +15,7 @@ from mcp_server.errors import (
     UpstreamRateLimitError,
     UpstreamServerError,
 )
-from mcp_server.upstream import Answer, status_error
+from mcp_server.upstream_answers import Answer, status_error
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ from mcp_server.conversations import ConversationSeal, derive_key
 from mcp_server.errors import UpstreamPathError
 from mcp_server.ids import is_conversation_id, segment
 from mcp_server.log_redaction import SessionIdFilter
-from mcp_server.upstream import Answer, UpstreamClient, sanitised, status_error
+from mcp_server.upstream import UpstreamClient
+from mcp_server.upstream_answers import Answer, sanitised, status_error
 from tests.support.scripted_upstream import json_reply, scripted_upstream
 
 pytestmark = pytest.mark.anyio

@@ -24,7 +24,8 @@ from mcp_server.errors import (
 )
 from mcp_server.event_stream import ServerSentEvent
 from mcp_server.protection import BackendGuard
-from mcp_server.upstream import GET_ATTEMPTS, Answer, UpstreamClient, event_json, status_error, transport_error
+from mcp_server.upstream import GET_ATTEMPTS, UpstreamClient, event_json
+from mcp_server.upstream_answers import Answer, status_error, transport_error
 from tests.support.scripted_upstream import (
     HANG_UP,
     NOT_HTTP,
