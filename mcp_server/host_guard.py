@@ -8,12 +8,19 @@ This is the one check: the SDK transports behind it are built with their own che
 
 from __future__ import annotations
 
+import ipaddress
+from typing import Final
+from urllib.parse import urlsplit
+
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_server.auth import refusal_response
+from mcp_server.config import BridgeConfig
 from mcp_server.errors import Refusal
+
+LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost", "[::1]")
 
 
 def _allowed(value: str, patterns: list[str]) -> bool:
@@ -57,3 +64,36 @@ class HostOriginGuard:
                 await refusal_response(refused)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def host_patterns(name: str) -> list[str]:
+    """The Host header values a configured name allows: the name on any port, or exactly `name:port`."""
+    try:
+        if ipaddress.ip_address(name.strip("[]")).version == 6:
+            return [f"[{name.strip('[]')}]", f"[{name.strip('[]')}]:*"]
+    except ValueError:
+        pass
+    if ":" in name:  # `host:port` or `[v6]:port`; HTTPS/HTTP clients leave out their default port
+        host, _, port = name.lower().rpartition(":")
+        return [name.lower(), host] if port in ("443", "80") else [name.lower()]
+    return [name.lower(), f"{name.lower()}:*"]
+
+
+def security_settings(config: BridgeConfig) -> TransportSecuritySettings:
+    """DNS-rebinding protection: loopback names, `server.public_hosts` and a specific bind address."""
+    hosts = [f"{h}:*" for h in LOOPBACK_HOSTS] + list(LOOPBACK_HOSTS)
+    names = list(config.server.public_hosts)
+    public = urlsplit(config.server.public_url) if config.server.public_url else None
+    if public is not None and public.netloc:  # the bridge's own public name (OAuth clients and its sign-in page)
+        names.append(public.netloc)
+    if config.server.host not in ("0.0.0.0", "::", "127.0.0.1", "localhost", "::1"):
+        names.append(config.server.host)
+    for name in names:
+        hosts += host_patterns(name)
+    # Browsers send Origin; only the bridge's own loopback origin (at its configured port) and the
+    # configured ones may call it from a page. Clients that are not browsers send no Origin.
+    origins = [f"http://{h}:{config.server.port}" for h in LOOPBACK_HOSTS] if config.server.port else []
+    origins += list(config.server.allowed_origins)
+    if public is not None and public.netloc:
+        origins.append(f"{public.scheme}://{public.netloc}")
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)

@@ -16,7 +16,6 @@ and the bridge's tokens no longer gate those URLs: run it only behind your own a
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import signal
@@ -34,7 +33,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from mcp_server.actions import ActionsFacade
 from mcp_server.agents import EVERYTHING, AgentRegistry, Face, seal_for
@@ -53,7 +52,7 @@ from mcp_server.auth import (
 from mcp_server.commands.stdio import call_settings
 from mcp_server.config import BridgeConfig
 from mcp_server.connect_page import ConnectPage
-from mcp_server.host_guard import HostOriginGuard
+from mcp_server.host_guard import HostOriginGuard, security_settings
 from mcp_server.jsonrpc_screen import misused_id
 from mcp_server.list_changes import ListChanges
 from mcp_server.live_config import LiveAgents
@@ -67,16 +66,13 @@ from mcp_server.protection import DEFAULT_RATE, RateLimit, RateLimiter
 from mcp_server.request_body import read_body, replaying
 from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
-from mcp_server.stateless_exchange import is_modern, serve_one_exchange
+from mcp_server.stateless_exchange import cancel_on_disconnect, is_modern, serve_one_exchange
 from mcp_server.store import InProcessRateCounter, RateCounter, SharedOAuthGrantStore, SharedRateCounter, SharedStore
 from mcp_server.telemetry import json_logs, tracing
 from mcp_server.telemetry.metrics import CONTENT_TYPE, REFUSALS, exposition, retire_from_multiprocess_metrics
 from mcp_server.worker_relay import WorkerRelay
 
 logger = logging.getLogger(__name__)
-
-LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost", "[::1]")
-
 
 Challenge = Callable[[Scope, Refusal], dict[str, str]]
 
@@ -116,67 +112,6 @@ def refusing(
             return refusal_response(refusal)
 
     return guarded
-
-
-async def cancel_on_disconnect(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-    """Run `app`, cancelling it when the client goes away after sending its request.
-
-    The stateless Streamable HTTP transport does not notice a client that disconnects mid-response, so
-    a cancelled call would keep its upstream stream (and its credits) running. uvicorn answers every
-    `receive()` after the body with `http.disconnect` once the peer is gone; a watcher waits for that.
-    """
-    body_read = anyio.Event()
-
-    async def tracking_receive() -> Message:
-        message = await receive()
-        if message["type"] == "http.request" and not message.get("more_body", False):
-            body_read.set()
-        return message
-
-    async with anyio.create_task_group() as tg:
-
-        async def watch() -> None:
-            await body_read.wait()
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(watch)
-        await app(scope, tracking_receive, send)
-        tg.cancel_scope.cancel()
-
-
-def host_patterns(name: str) -> list[str]:
-    """The Host header values a configured name allows: the name on any port, or exactly `name:port`."""
-    try:
-        if ipaddress.ip_address(name.strip("[]")).version == 6:
-            return [f"[{name.strip('[]')}]", f"[{name.strip('[]')}]:*"]
-    except ValueError:
-        pass
-    if ":" in name:  # `host:port` or `[v6]:port`; HTTPS/HTTP clients leave out their default port
-        host, _, port = name.lower().rpartition(":")
-        return [name.lower(), host] if port in ("443", "80") else [name.lower()]
-    return [name.lower(), f"{name.lower()}:*"]
-
-
-def security_settings(config: BridgeConfig) -> TransportSecuritySettings:
-    """DNS-rebinding protection: loopback names, `server.public_hosts` and a specific bind address."""
-    hosts = [f"{h}:*" for h in LOOPBACK_HOSTS] + list(LOOPBACK_HOSTS)
-    names = list(config.server.public_hosts)
-    public = urlsplit(config.server.public_url) if config.server.public_url else None
-    if public is not None and public.netloc:  # the bridge's own public name (OAuth clients and its sign-in page)
-        names.append(public.netloc)
-    if config.server.host not in ("0.0.0.0", "::", "127.0.0.1", "localhost", "::1"):
-        names.append(config.server.host)
-    for name in names:
-        hosts += host_patterns(name)
-    # Browsers send Origin; only the bridge's own loopback origin (at its configured port) and the
-    # configured ones may call it from a page. Clients that are not browsers send no Origin.
-    origins = [f"http://{h}:{config.server.port}" for h in LOOPBACK_HOSTS] if config.server.port else []
-    origins += list(config.server.allowed_origins)
-    if public is not None and public.netloc:
-        origins.append(f"{public.scheme}://{public.netloc}")
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
 ConfigLoader = Callable[[], BridgeConfig]

@@ -19,7 +19,8 @@ Two details keep it indistinguishable from the legacy path for a client:
 * The response starts at the first notification, at the answer, or after `COMMIT_AFTER_SECONDS`,
   whichever comes first (a fast answer goes out in one write); after that a comment line every
   `PING_SECONDS` keeps proxies from closing a quiet stream, as sse-starlette does.
-* A client that disconnects cancels the call (its upstream request too), like `cancel_on_disconnect`.
+* A client that disconnects cancels the call (its upstream request too), as `cancel_on_disconnect`
+  (below) does for the stateless requests the SDK's legacy path serves.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from mcp_types import DEFAULT_NEGOTIATED_VERSION, ErrorData, JSONRPCError, JSONR
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from mcp.server.lowlevel.server import Server
@@ -210,3 +211,31 @@ async def serve_one_exchange(
         await stream.write(answer, last=True)
         watcher.cancel_scope.cancel()
     return True
+
+
+async def cancel_on_disconnect(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run `app`, cancelling it when the client goes away after sending its request.
+
+    The stateless Streamable HTTP transport does not notice a client that disconnects mid-response, so
+    a cancelled call would keep its upstream stream (and its credits) running. uvicorn answers every
+    `receive()` after the body with `http.disconnect` once the peer is gone; a watcher waits for that.
+    """
+    body_read = anyio.Event()
+
+    async def tracking_receive() -> Message:
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            body_read.set()
+        return message
+
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            await body_read.wait()
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(watch)
+        await app(scope, tracking_receive, send)
+        tg.cancel_scope.cancel()

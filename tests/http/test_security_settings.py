@@ -6,8 +6,7 @@ import pytest
 from starlette.datastructures import Headers
 
 from mcp_server.config import BridgeConfig, ServerConfig
-from mcp_server.host_guard import HostOriginGuard
-from mcp_server.http_app import host_patterns, security_settings
+from mcp_server.host_guard import HostOriginGuard, host_patterns, security_settings
 
 
 @pytest.mark.parametrize(

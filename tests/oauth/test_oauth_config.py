@@ -104,7 +104,7 @@ def test_claim_agents_must_name_known_agents_and_a_claim() -> None:
 
 def test_the_public_url_is_an_allowed_host_and_origin() -> None:
     """OAuth clients and the sign-in page reach the bridge by its public name (behind a proxy)."""
-    from mcp_server.http_app import security_settings
+    from mcp_server.host_guard import security_settings
 
     config = parse_config({**BASE, "server": {"public_url": "https://bridge.example.com/base"}}, source="t", env={})
     settings = security_settings(config)
