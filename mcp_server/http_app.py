@@ -316,7 +316,7 @@ class BridgeApp:
             if (
                 self.config.server.stateless
                 and complete
-                and await serve_one_exchange(self.server, self.sessions.lifespan_state, scope, body, receive, send)
+                and await serve_one_exchange(self.server, self.sessions.lifespan_state, request, body, send)
             ):
                 return
             receive = replaying(body, complete, receive)

@@ -29,7 +29,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import pydantic_core
@@ -146,16 +146,11 @@ def _one_request(request: Request, body: bytes) -> JSONRPCRequest | None:
     has_json, has_sse = check_accept_headers(request)
     if not (has_json and has_sse and _content_type_is_json(request)):
         return None
-    try:
-        decoded: Any = pydantic_core.from_json(body)
-    except ValueError:
-        return None
-    if not isinstance(decoded, dict) or "id" not in decoded or decoded.get("method") == "initialize":
-        return None
-    try:
-        return JSONRPCRequest.model_validate(cast(dict[str, Any], decoded), by_name=False)
+    try:  # a notification (no id), a batch or a body that is not JSON fails here
+        message = JSONRPCRequest.model_validate_json(body, by_name=False)
     except ValidationError:
         return None
+    return None if message.method == "initialize" else message
 
 
 async def _keep_alive_until_disconnect(receive: Receive, stream: _EventStream, call: anyio.CancelScope) -> None:
@@ -174,12 +169,9 @@ async def _keep_alive_until_disconnect(receive: Receive, stream: _EventStream, c
         wait = PING_SECONDS
 
 
-async def serve_one_exchange(
-    app: Server[Any], lifespan_state: Any, scope: Scope, body: bytes, receive: Receive, send: Send
-) -> bool:
+async def serve_one_exchange(app: Server[Any], lifespan_state: Any, request: Request, body: bytes, send: Send) -> bool:
     """Answer a stateless POST whose complete `body` is one JSON-RPC request; False: not such a POST
-    (nothing was sent, the SDK should answer it). `receive` is past the body."""
-    request = Request(scope, receive)
+    (nothing was sent, the SDK should answer it). The request's `receive` is past the body."""
     message = _one_request(request, body)
     if message is None:
         return False
@@ -194,7 +186,7 @@ async def serve_one_exchange(
     version = request.headers.get("mcp-protocol-version", DEFAULT_NEGOTIATED_VERSION)
     connection = Connection.from_envelope(version, None, None)
     async with anyio.create_task_group() as watcher:
-        watcher.start_soon(_keep_alive_until_disconnect, receive, stream, watcher.cancel_scope)
+        watcher.start_soon(_keep_alive_until_disconnect, request.receive, stream, watcher.cancel_scope)
         try:
             result = await serve_one(
                 app, exchange, message.method, message.params, connection=connection, lifespan_state=lifespan_state
@@ -206,8 +198,7 @@ async def serve_one_exchange(
                 logger.exception("handler for %r raised", message.method)
                 error = ErrorData(code=0, message=str(exc))
             reply = JSONRPCError(jsonrpc="2.0", id=message.id, error=error)
-            answer = b"event: message\r\ndata: " + reply.model_dump_json(by_alias=True, exclude_unset=True).encode()
-            answer += b"\r\n\r\n"
+            answer = _frame(reply.model_dump(mode="json", by_alias=True, exclude_unset=True))
         await stream.write(answer, last=True)
         watcher.cancel_scope.cancel()
     return True
