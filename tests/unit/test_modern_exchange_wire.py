@@ -9,7 +9,7 @@ the SDK writes the refusal. A unit test of one function against the function it 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -94,7 +94,7 @@ def _call(tool: str, arguments: dict[str, Any], progress: str | None = None) -> 
 
 
 @asynccontextmanager
-async def _exchange(body: bytes) -> AsyncIterator[tuple[list[Message], Any, Any]]:
+async def _exchange(body: bytes) -> AsyncGenerator[tuple[list[Message], Any, Any]]:
     """(what was sent, receive, send): receive yields the body, then waits (the client stays)."""
     sent: list[Message] = []
     delivered = False
