@@ -2,7 +2,7 @@
 
 Each operation is declared once, here: its argument and result models, title and description, hints,
 readable rendering, the backend capability it needs, and how it runs on a backend. Every face is
-generated from this registry (the MCP tools and resource templates in `mcp_face.py`; the Actions
+generated from this registry (the MCP tools and resource templates in `mcp_definitions.py`; the Actions
 facade to come), and the configuration derives the valid tool names from it.
 
 Adding a tool is: a `ToolOperation` in `TOOLS` (its models in `models.py`) and the backend methods
