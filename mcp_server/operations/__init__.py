@@ -2,8 +2,9 @@
 
 Each operation is declared once, here: its argument and result models, title and description, hints,
 readable rendering, the backend capability it needs, and how it runs on a backend. Every face is
-generated from this registry (the MCP tools and resource templates in `mcp_definitions.py`; the Actions
-facade to come), and the configuration derives the valid tool names from it.
+generated from this registry (the MCP tools and resource templates in `mcp_definitions.py`, the
+Actions facade's OpenAPI operations in `actions/`), and the configuration derives the valid tool names
+from it.
 
 Adding a tool is: a `ToolOperation` in `TOOLS` (its models in `models.py`) and the backend methods
 behind its capability. Adding a resource is a `ResourceOperation` in `RESOURCES`.
