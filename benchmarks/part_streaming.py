@@ -6,7 +6,8 @@ evenly over one drip interval.
 
 Reported: whether every call completed with a result; the piece-to-progress latency; the server's
 memory per call in flight ((peak RSS while the calls are in flight - RSS before) / N) and its CPU per
-piece relayed (CPU seconds while the calls run / pieces; the calls' set-up is in it too).
+piece relayed (CPU seconds while the calls run / pieces; the calls' set-up is in it too), with the
+kernel's part (system time: the socket reads and writes) in brackets.
 
 How the latency is measured: the sandbox runs with `--stamp`, so each piece starts with the moment it
 was sent, `[sent <time.monotonic()>] ` (CLOCK_MONOTONIC: one clock for every process on the machine).
@@ -46,7 +47,7 @@ import wire
 from load import percentile
 from options import Options
 from part_memory import raise_open_file_limit
-from procs import Running, cpu_seconds, rss_kib
+from procs import Running, cpu_times, rss_kib
 from table import render
 
 from mcp_server.sandbox.streams import STAMP_PREFIX
@@ -156,7 +157,7 @@ class Run:
     outcomes: list[Outcome]
     wall: float
     grown_kib: int | None = None  # the server's RSS growth (None: no server in between)
-    cpu: float | None = None  # the server's CPU seconds while the calls ran
+    cpu: tuple[float, float] | None = None  # the server's user and system CPU seconds while the calls ran
 
 
 async def run_streams(stream: Stream, count: int, server: Running | None, spread: float = 0.0) -> Run:
@@ -167,7 +168,7 @@ async def run_streams(stream: Stream, count: int, server: Running | None, spread
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=300)) as client:
         await stream(client, 0, Outcome())  # warm-up
         before = rss_kib(server.pid) if server else 0
-        cpu_before = cpu_seconds(server.pid) if server else 0.0
+        cpu_before = cpu_times(server.pid) if server else (0.0, 0.0)
         peak = PeakRss(server.pid) if server else None
         started = time.perf_counter()
 
@@ -180,7 +181,8 @@ async def run_streams(stream: Stream, count: int, server: Running | None, spread
                 tg.start_soon(start, index, outcome) if spread else tg.start_soon(stream, client, index, outcome)
         run = Run(outcomes, time.perf_counter() - started)
         if server and peak:
-            run.cpu = cpu_seconds(server.pid) - cpu_before
+            user, system = cpu_times(server.pid)
+            run.cpu = (user - cpu_before[0], system - cpu_before[1])
             run.grown_kib = peak.stop() - before
         return run
 
@@ -224,7 +226,9 @@ def row(name: str, drip: float, streams: int, run: Run) -> list[str]:
         f"{p99:.1f}",
         f"{percentile(gaps, 0.5):.1f}/{percentile(gaps, 0.99):.1f}",
         f"{percentile(firsts, 0.5):.0f}/{percentile(firsts, 0.99):.0f}",
-        "-" if run.cpu is None else f"{run.cpu / pieces * 1e6:.0f}" if pieces else "-",
+        "-"
+        if run.cpu is None or not pieces
+        else f"{sum(run.cpu) / pieces * 1e6:.0f} ({run.cpu[1] / pieces * 1e6:.0f})",
         "-" if run.grown_kib is None else f"{run.grown_kib / streams:.1f}",
         f"{run.wall:.1f}",
     ]
@@ -256,7 +260,7 @@ def run(options: Options) -> tuple[str, list[list[str]]]:
             rows.append(row(f"{CONTROL}, {how}", options.drip, options.streams, run))
     header = ["server", "calls", "completed", "drip s", "progress/call", "sent within 10 ms p50/max"]
     header += ["lag p50 ms", "lag p99 ms", "gap lag p50/p99 ms", "first progress p50/p99 ms"]
-    header += ["server CPU us per piece", "KiB per call in flight", "wall s"]
+    header += ["server CPU us per piece (kernel)", "KiB per call in flight", "wall s"]
     table = render("streamed ask on one worker (progress tokens, slow-drip upstream)", header, rows)
     completed = [int(r[2]) for r in rows[:2]]
     measured = " and ".join(f"{c}/{options.streams}" for c in completed)
