@@ -182,7 +182,10 @@ async def run_streams(stream: Stream, count: int, server: Running | None, spread
 
         async with anyio.create_task_group() as tg:
             for index, outcome in enumerate(outcomes, start=1):
-                tg.start_soon(start, index, outcome) if spread else tg.start_soon(stream, client, index, outcome)
+                if spread:
+                    tg.start_soon(start, index, outcome)
+                else:
+                    tg.start_soon(stream, client, index, outcome)
         run = Run(outcomes, time.perf_counter() - started)
         if server and peak:
             user, system = cpu_times(server.pid)
