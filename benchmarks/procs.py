@@ -38,8 +38,13 @@ def free_port() -> int:
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time the process has used so far (all its threads)."""
+    return sum(cpu_times(pid))
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system (kernel) CPU time the process has used so far (all its threads)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    return int(fields[11]) / _TICKS, int(fields[12]) / _TICKS
 
 
 def rss_kib(pid: int) -> int:

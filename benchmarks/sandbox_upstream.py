@@ -1,6 +1,6 @@
 """The sandbox upstream's app (mcp_server.sandbox) served by uvicorn on a socket it binds itself.
 
-    python benchmarks/sandbox_upstream.py PORT CORPUS [--drip SECONDS]
+    python benchmarks/sandbox_upstream.py PORT CORPUS [--drip SECONDS] [--stamp]
 
 Why not `agent-bridge sandbox`: its CLI binds its listening socket as `socket.socket(AF_INET)`, whose
 `proto` is 0, and asyncio only sets TCP_NODELAY on connections whose socket says IPPROTO_TCP. Without
@@ -25,9 +25,10 @@ def main() -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--drip", type=float, default=0.0)
+    parser.add_argument("--stamp", action="store_true", help="each streamed piece starts with its send time")
     args = parser.parse_args()
     logging.disable(logging.INFO)
-    app = create_app(SandboxSettings(corpora=(args.corpus,), drip=args.drip))
+    app = create_app(SandboxSettings(corpora=(args.corpus,), drip=args.drip, stamp=args.stamp))
     config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
     print(f"sandbox ready on http://127.0.0.1:{args.port}", flush=True)
     uvicorn.Server(config).run()

@@ -40,11 +40,13 @@ def write_corpus(folder: Path) -> Path:
 
 
 @contextmanager
-def running_sandbox(corpus: Path, *, drip: float = 0.0) -> Generator[Running]:
+def running_sandbox(corpus: Path, *, drip: float = 0.0, stamp: bool = False) -> Generator[Running]:
     """The sandbox upstream (benchmarks/sandbox_upstream.py says why not `agent-bridge sandbox`), on the
-    client core: the issue puts the upstream beside the load generator."""
+    client core: the issue puts the upstream beside the load generator. `stamp`: each streamed piece
+    starts with its send time (`mcp_server.sandbox.streams.stamped`)."""
     command = [sys.executable, str(BENCHMARKS / "sandbox_upstream.py"), str(free_port()), str(corpus)]
-    with running([*command, "--drip", str(drip)], "sandbox", core=CLIENT_CORE) as sandbox:
+    command += ["--drip", str(drip), *(["--stamp"] if stamp else [])]
+    with running(command, "sandbox", core=CLIENT_CORE) as sandbox:
         yield sandbox
 
 

@@ -70,6 +70,7 @@ class SandboxSettings:
     docs_url: str = DOCS_HOST  # --docs-url: where the documents' public pages live (/docs here serves them)
     gizmos: tuple[tuple[str, Path], ...] = ()  # --gizmo g-XXXX=DIR: custom GPTs on the generic OpenAI API
     codegpt_org: str | None = None  # --codegpt-org: the CodeGPT-Org-Id the agent/document endpoints want
+    stamp: bool = False  # --stamp: a conversation's streamed pieces start with their send time (benchmarks)
 
 
 def _now() -> str:
@@ -261,7 +262,7 @@ class Sandbox:
 
         async def events() -> AsyncIterator[str]:
             yield sse_event({"status": "start", "prompt": prompt}, "start")
-            async for part in answer_pieces(parts, fault, self.settings.drip, outcome):
+            async for part in answer_pieces(parts, fault, self.settings.drip, outcome, stamp=self.settings.stamp):
                 yield sse_event({"status": "progress", "message": part}, "progress")
             if outcome.get("truncated"):
                 return

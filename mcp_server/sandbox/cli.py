@@ -46,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added before every /api response")
     parser.add_argument("--drip", type=float, default=0.0, help="seconds between streamed answer pieces")
     parser.add_argument(
+        "--stamp",
+        action="store_true",
+        help="start each streamed conversation piece with its send time, '[sent <monotonic s>] ' (benchmarks)",
+    )
+    parser.add_argument(
         "--docs-url",
         default=DOCS_HOST,
         help=f"base URL of the documents' public pages (default {DOCS_HOST}); "
@@ -77,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             args.docs_url.rstrip("/"),
             gizmos,
             args.codegpt_org,
+            args.stamp,
         )
         app = create_app(settings)
     except ValueError as exc:

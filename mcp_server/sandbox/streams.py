@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import anyio
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from mcp_server.sandbox.faults import Fault
+
+STAMP_PREFIX: Final = "[sent "  # `--stamp`: each piece starts with "[sent <time.monotonic()>] "
 
 
 @dataclass(slots=True)
@@ -96,11 +99,18 @@ class ResetResponse(Response):
         # Returning with the body unfinished makes the server drop the connection.
 
 
+def stamped(part: str) -> str:
+    """`part` behind the moment it is sent, on the machine's CLOCK_MONOTONIC (`time.monotonic()`, the
+    same clock in every process on Linux): a benchmark client subtracts it from the moment the piece
+    reaches it, through whatever relayed it."""
+    return f"{STAMP_PREFIX}{time.monotonic():.6f}] {part}"
+
+
 async def answer_pieces(
-    parts: list[str], fault: Fault | None, drip: float, outcome: dict[str, bool]
+    parts: list[str], fault: Fault | None, drip: float, outcome: dict[str, bool], *, stamp: bool = False
 ) -> AsyncIterator[str]:
     """The answer's pieces as a stream sends them: `drip` seconds apart (the fault's own drip wins),
-    cut halfway by `truncate`."""
+    cut halfway by `truncate`; each behind its send time when `stamp`."""
     if fault is not None and fault.drip:
         drip = fault.drip
     for index, part in enumerate(parts):
@@ -109,4 +119,4 @@ async def answer_pieces(
             return
         if drip:
             await anyio.sleep(drip)
-        yield part
+        yield stamped(part) if stamp else part

@@ -4,7 +4,9 @@ and every fault kind as a client sees it on the wire."""
 from __future__ import annotations
 
 import json
+import re
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -204,3 +206,40 @@ def test_process_wide_flags() -> None:
         response = httpx2.get(f"{slow.api_url}/projects", headers=slow.headers)
         assert response.status_code == 200
         assert response.elapsed.total_seconds() >= 0.3
+
+
+def test_stamp_puts_each_pieces_send_time_before_it() -> None:
+    """`--stamp` (the streaming benchmark's clock): each streamed piece starts with `[sent T] `, T the
+    sandbox's `time.monotonic()` when it sent the piece, a clock this process shares; without the
+    stamps the pieces are the plain answer."""
+    with running_sandbox("--stamp", "--drip", "0.01") as stamping, running_sandbox() as plain:
+        answers: list[str] = []
+        for sandbox in (stamping, plain):
+            with httpx2.Client(base_url=sandbox.api_url, headers=sandbox.headers, timeout=10) as api:
+                session = _session(api)
+                asked = time.monotonic()
+                with api.stream(
+                    "POST",
+                    f"/projects/1/conversations/{session}/messages",
+                    params={"stream": "true"},
+                    json={"prompt": QUESTION},
+                ) as response:
+                    pieces = [
+                        (time.monotonic(), data["message"])
+                        for kind, data in _events(response)
+                        if kind == "progress" and isinstance(data, dict)
+                    ]
+            assert len(pieces) > 3
+            if sandbox is stamping:
+                stamps: list[float] = []
+                for arrived, message in pieces:
+                    stamp = re.fullmatch(r"\[sent (\d+\.\d{6})\] (.*)", message, re.DOTALL)
+                    assert stamp is not None, message
+                    stamps.append(float(stamp.group(1)))
+                    assert asked < stamps[-1] <= arrived  # one clock: sent after the ask, before it arrived
+                assert stamps == sorted(stamps)
+                answers.append("".join(re.sub(r"^\[sent [\d.]+\] ", "", m) for _, m in pieces))
+            else:
+                answers.append("".join(m for _, m in pieces))
+        assert answers[0] == answers[1]
+        assert "90 days" in answers[1]
