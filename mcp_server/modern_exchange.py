@@ -21,6 +21,7 @@ refusal. Served here: well-formed requests the SDK would dispatch, nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -81,7 +82,7 @@ class _DeferredStream:
 
     def __init__(self, send: Send) -> None:
         self._send = send
-        self._lock = anyio.Lock()
+        self._lock = asyncio.Lock()  # not anyio's: see stateless_exchange._EventStream
         self.started = False
 
     async def notify(self, event: bytes) -> None:
