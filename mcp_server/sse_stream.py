@@ -10,17 +10,19 @@ ends the stream (none once the client has gone). A HEAD gets the headers alone.
 What it leaves out is their machinery, which an idle stream paid for (benchmarks/README.md, finding 7):
 a task group of five tasks per response, three memory streams and a writer task between the server
 session and the socket. Here a stream is its ASGI task, which writes the headers and the endpoint event
-and then watches the connection (the client gone, the next keep-alive ping, the idle limit), and one
-task that runs the MCP server session. The session's messages are framed and written by whichever of
-its tasks sends them; a message POST hands the client's message to the session over an unbuffered
-channel (`deliver`), with the POST's context, as the SDK's context streams do.
+and then runs the MCP server session, and one plain asyncio task that watches the connection (the
+client gone, the next keep-alive ping, the idle limit). The session's messages are framed and written
+by whichever of its tasks sends them; a message POST hands the client's message to the session through
+an unbuffered inbox (`sse_inbox`), with the POST's context, as the SDK's context streams do.
 
 The stream also keeps what shutdown and idle expiry need: the client requests it still owes an answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -29,9 +31,12 @@ from typing import Final, Self
 
 import anyio
 import mcp_types as types
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.shared.message import SessionMessage
 from starlette.types import Receive, Send
+
+from mcp_server.sse_inbox import Inbox
+
+logger = logging.getLogger(__name__)
 
 PING_SECONDS: Final = 15.0  # sse-starlette's default keep-alive interval, which the SDK's transport used
 HEADERS: Final[list[tuple[bytes, bytes]]] = [
@@ -43,7 +48,6 @@ HEADERS: Final[list[tuple[bytes, bytes]]] = [
 _LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
 
 Inbound = SessionMessage | Exception
-_Envelope = tuple[contextvars.Context, Inbound]
 
 
 def event_frame(event: str, data: str) -> bytes:
@@ -73,7 +77,6 @@ class SseStream:
         "_ended",
         "_idle_seconds",
         "_inbox",
-        "_outbox",
         "_send",
         "calls",
         "closing",
@@ -86,10 +89,7 @@ class SseStream:
     def __init__(self, send: Send, idle_seconds: float | None) -> None:
         self._send = send
         self._idle_seconds = idle_seconds  # None: the stream never expires while open
-        # Unbuffered, as the SDK's: a POST's hand-over completes when the session has taken the message.
-        self._outbox: MemoryObjectSendStream[_Envelope]
-        self._inbox: MemoryObjectReceiveStream[_Envelope]
-        self._outbox, self._inbox = anyio.create_memory_object_stream[_Envelope](0)
+        self._inbox = Inbox[Inbound]()
         self._ended = False  # the response is complete: nothing more may be written
         self.scope = anyio.CancelScope()
         self.calls: set[types.RequestId] = set()
@@ -107,19 +107,16 @@ class SseStream:
 
     async def serve(self, receive: Receive, session: Callable[[SessionReader, SessionWriter], Awaitable[None]]) -> None:
         """Run the server `session` over this stream until it ends, the client leaves (its calls in
-        flight are then cancelled), the stream has been idle too long, or `scope` is cancelled."""
-        with self.scope:
-            async with anyio.create_task_group() as serving:
+        flight are then cancelled), the stream has been idle too long, or `scope` is cancelled.
 
-                async def run_session() -> None:
-                    try:
-                        await session(SessionReader(self), SessionWriter(self))
-                    finally:
-                        serving.cancel_scope.cancel()  # ended by itself: stop watching the connection
-
-                serving.start_soon(run_session)
-                await self._watch(receive)
-                self._outbox.close()  # the client has gone: end of input, the session winds down
+        The session runs in this (the request's) task; the connection is watched by one plain asyncio
+        task beside it, not an anyio task group: a task group and its task hold ~4 KiB per stream."""
+        watcher = asyncio.get_running_loop().create_task(self._watch(receive))
+        try:
+            with self.scope:
+                await session(SessionReader(self), SessionWriter(self))
+        finally:
+            watcher.cancel()
 
     async def finish(self) -> None:
         """End the response (the empty last chunk), unless the client has gone or it has ended."""
@@ -136,22 +133,36 @@ class SseStream:
         await self._send({"type": "http.response.body", "body": frame, "more_body": True})
 
     async def _watch(self, receive: Receive) -> None:
-        """Wait for the client to leave, sending a ping every PING_SECONDS and expiring the stream once
-        it has had no message and no call in flight for the idle limit. Returns when the client has gone."""
-        next_ping = anyio.current_time() + PING_SECONDS
+        """Until the client leaves: a ping every PING_SECONDS, and the end of the stream once it has had
+        no message and no call in flight for the idle limit. When the client has gone, the session's
+        input ends (it winds down, cancelling its calls in flight)."""
+        try:
+            await self._watch_connection(receive)
+        except Exception as exc:  # a failed ping write: the connection is gone
+            logger.debug("SSE stream watch ended: %r", exc)
+            self.disconnected = True
+        if self.disconnected:
+            self._inbox.close()
+
+    async def _watch_connection(self, receive: Receive) -> None:
+        loop = asyncio.get_running_loop()
+        next_ping = loop.time() + PING_SECONDS
         while True:
             wake = next_ping
             if self._idle_seconds is not None:
                 wake = min(wake, self.last_active + self._idle_seconds)
-            with anyio.CancelScope(deadline=wake):
-                if (await receive())["type"] == "http.disconnect":
-                    self.disconnected = True
-                    return
-                continue  # the GET's (empty) body: keep waiting
-            now = anyio.current_time()
+            try:
+                async with asyncio.timeout_at(wake):
+                    if (await receive())["type"] == "http.disconnect":
+                        self.disconnected = True
+                        return
+                    continue  # the GET's (empty) body: keep waiting
+            except TimeoutError:
+                pass
+            now = loop.time()
             if now >= next_ping:
                 await self._write(ping_frame())
-                next_ping = anyio.current_time() + PING_SECONDS  # sse-starlette sleeps 15 s after each
+                next_ping = loop.time() + PING_SECONDS  # sse-starlette sleeps 15 s after each ping
             if self._idle_seconds is not None and now - self.last_active >= self._idle_seconds:
                 if self.calls:  # a call in flight keeps it alive; look again an idle period after now
                     self.last_active = now
@@ -165,15 +176,19 @@ class SseStream:
     @property
     def accepting(self) -> bool:
         """Whether the session still takes messages."""
-        statistics = self._outbox.statistics()
-        return statistics.open_send_streams > 0 and statistics.open_receive_streams > 0
+        return not self._inbox.closed
 
-    async def take(self) -> _Envelope:
+    async def deliver(self, message: SessionMessage) -> None:
+        """Hand a client message to the session, with the caller's context (the session's dispatcher
+        runs its handler in it). Raises `anyio.BrokenResourceError` once the session has ended."""
+        await self._inbox.put(message)
+
+    async def take(self) -> tuple[contextvars.Context, Inbound]:
         """The next client message for the session, with its sender's context (`anyio.EndOfStream` once
         the client has gone)."""
-        envelope = await self._inbox.receive()
-        self.received(envelope[1])
-        return envelope
+        context, item = await self._inbox.get()
+        self.received(item)
+        return context, item
 
     def stop_taking(self) -> None:
         """The session reads no more: a message POSTed from now on is refused."""
@@ -184,12 +199,6 @@ class SseStream:
         await self._write(event_frame("message", message.model_dump_json(by_alias=True, exclude_unset=True)))
         if isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
             self.answered(message.id)
-
-    async def deliver(self, message: SessionMessage) -> None:
-        """Hand a client message to the session, with the caller's context (the session's dispatcher
-        runs its handler in it). Raises `anyio.BrokenResourceError` or `anyio.ClosedResourceError` once
-        the session has ended."""
-        await self._outbox.send((contextvars.copy_context(), message))
 
     def close_when_idle(self) -> None:
         """Shutdown: end now if no call is in flight, else as soon as the last one has been answered."""

@@ -39,6 +39,7 @@ from uuid import uuid4
 
 import anyio
 from mcp.server.lowlevel import Server
+from mcp.server.runner import serve_dual_era_loop
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from mcp.shared.message import ServerMessageMetadata, SessionMessage
 from starlette.requests import Request
@@ -166,7 +167,10 @@ class SseSessions:
         return echo + (f"&token={quote(query_token, safe='')}" if query_token else "")
 
     async def _run_session(self, reader: SessionReader, writer: SessionWriter) -> None:
-        await self._server.run(reader, writer, self._server.create_initialization_options())
+        # What `Server.run` does, minus the initialization options it would keep for the session's
+        # whole life (~2 KiB): without them the SDK builds the same ones when `initialize` comes.
+        async with self._server.lifespan(self._server) as lifespan_state:
+            await serve_dual_era_loop(self._server, reader, writer, lifespan_state=lifespan_state)
 
     async def message(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Accept one client message (the POST) for the session it names, as the session's caller."""
