@@ -46,6 +46,8 @@ HEADERS: Final[list[tuple[bytes, bytes]]] = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
 ]
 _LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
+# Frames before the client's first request kept for the session (the SDK's _PRE_REQUEST_REPLAY_LIMIT).
+FRAMES_BEFORE_REQUEST: Final = 8
 
 Inbound = SessionMessage | Exception
 
@@ -227,19 +229,41 @@ class SseStream:
 
 
 class SessionReader:
-    """The session's read side (a `ReadStream`): the client's messages, each noted on the stream."""
+    """The session's read side (a `ReadStream`): the client's messages, each noted on the stream.
 
-    __slots__ = ("_stream", "last_context")
+    `first_request` reads ahead to the client's first request (which decides the protocol era, see
+    `sse_session`); what it read is received again, in order, before anything newer."""
+
+    __slots__ = ("_kept", "_stream", "last_context")
 
     def __init__(self, stream: SseStream) -> None:
         self._stream = stream
+        self._kept: list[tuple[contextvars.Context, Inbound]] = []
         self.last_context: contextvars.Context | None = None  # the sender's, which the SDK restores
 
+    async def first_request(self) -> types.JSONRPCRequest | None:
+        """The client's first request, None if the input ends before one. Up to FRAMES_BEFORE_REQUEST
+        frames that came before it are kept with it; further ones are dropped, as the SDK does."""
+        while True:
+            try:
+                context, item = await self._stream.take()
+            except anyio.EndOfStream:
+                return None
+            request = item.message if isinstance(item, SessionMessage) else None
+            if isinstance(request, types.JSONRPCRequest) or len(self._kept) < FRAMES_BEFORE_REQUEST:
+                self._kept.append((context, item))
+            if isinstance(request, types.JSONRPCRequest):
+                return request
+
     async def receive(self) -> Inbound:
-        self.last_context, item = await self._stream.take()
+        if self._kept:
+            self.last_context, item = self._kept.pop(0)
+        else:
+            self.last_context, item = await self._stream.take()
         return item
 
     async def aclose(self) -> None:
+        self._kept.clear()
         self._stream.stop_taking()
 
     def __aiter__(self) -> Self:

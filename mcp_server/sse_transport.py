@@ -39,7 +39,6 @@ from uuid import uuid4
 
 import anyio
 from mcp.server.lowlevel import Server
-from mcp.server.runner import serve_dual_era_loop
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from mcp.shared.message import ServerMessageMetadata, SessionMessage
 from starlette.requests import Request
@@ -60,6 +59,7 @@ from mcp_server.jsonrpc_screen import read
 from mcp_server.mcp_face import AgentView
 from mcp_server.request_body import read_body
 from mcp_server.session_limits import StreamCounter
+from mcp_server.sse_session import run_session
 from mcp_server.sse_stream import SessionReader, SessionWriter, SseStream, answer_head
 from mcp_server.telemetry.sessions import SessionClock
 from mcp_server.worker_relay import WorkerRelay, is_node_id
@@ -167,10 +167,7 @@ class SseSessions:
         return echo + (f"&token={quote(query_token, safe='')}" if query_token else "")
 
     async def _run_session(self, reader: SessionReader, writer: SessionWriter) -> None:
-        # What `Server.run` does, minus the initialization options it would keep for the session's
-        # whole life (~2 KiB): without them the SDK builds the same ones when `initialize` comes.
-        async with self._server.lifespan(self._server) as lifespan_state:
-            await serve_dual_era_loop(self._server, reader, writer, lifespan_state=lifespan_state)
+        await run_session(self._server, reader, writer)
 
     async def message(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Accept one client message (the POST) for the session it names, as the session's caller."""
