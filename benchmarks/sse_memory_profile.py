@@ -7,9 +7,10 @@ sessions as a client would (`initialize`, `notifications/initialized`), has the 
 (keeping FRAMES frames per allocation) and take a snapshot (SIGUSR1), opens N more and takes another,
 then prints what the N idle sessions added, per session:
 
-- by package: each allocation counts for the innermost frame on its stack that is not the standard
-  library (`mcp`, `sse_starlette`, `uvicorn`, `starlette`, `anyio`, the bridge's own `mcp_server`, ...),
-  the standard library only when nothing else is on the stack;
+- by package: each allocation counts for the innermost package on its stack that is not the standard
+  library or a library every layer uses (anyio, pydantic, opentelemetry): the MCP SDK (`mcp`),
+  `sse_starlette`, `uvicorn`, `starlette`, the bridge's own `mcp_server`; an anyio Event that the SDK's
+  dispatcher creates counts for `mcp`;
 - the top source lines where the memory was allocated;
 - live objects of a few types (asyncio Events, Futures, tasks, anyio cancel scopes), counted with `gc`.
 
@@ -64,12 +65,17 @@ def _serve(argv: list[str]) -> int:
     return main(argv)
 
 
+_SHARED_LIBRARIES = frozenset({"anyio", "pydantic", "pydantic_core", "opentelemetry", "typing_extensions"})
+
+
 def _package(filename: str) -> str | None:
     """`.../site-packages/sse_starlette/sse.py` -> `sse_starlette`; `.../mcp_server/x.py` -> `mcp_server`;
-    None for the standard library."""
+    None for the standard library and the libraries every layer uses (their allocations count for the
+    package that called them)."""
     parts = Path(filename).parts
     if "site-packages" in parts:
-        return parts[parts.index("site-packages") + 1].removesuffix(".py")
+        package = parts[parts.index("site-packages") + 1].removesuffix(".py")
+        return None if package in _SHARED_LIBRARIES else package
     if "mcp_server" in parts:
         return "mcp_server"
     return None
@@ -87,10 +93,10 @@ def _report(folder: Path, sessions: int) -> None:
     for diff in after.compare_to(before, "traceback"):
         frames = list(reversed(diff.traceback))  # innermost first
         owner = next((p for f in frames if (p := _package(f.filename)) is not None), None)
-        by_package[owner or f"stdlib ({_stdlib_module(frames[0].filename)})"] += diff.size_diff
+        by_package[owner or f"other ({_stdlib_module(frames[0].filename)})"] += diff.size_diff
     total = sum(by_package.values())
     print(f"\n{sessions} idle SSE sessions: {total / sessions / 1024:.1f} KiB per session (tracemalloc)\n")
-    print("| allocated under (innermost non-stdlib package) | KiB per session |")
+    print("| allocated by (innermost package, shared libraries folded in) | KiB per session |")
     print("|---|---|")
     for name, size in by_package.most_common():
         if abs(size) / sessions >= 16:
