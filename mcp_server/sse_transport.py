@@ -125,22 +125,25 @@ class SseSessions:
         if scope["method"] == "HEAD":  # headers only, as the SDK's transport answered it: no session
             await answer_head(send)
             return
-        with self._open.holding(identity), self._clock.holding():
+        # Plain calls rather than context managers: what stays alive for an idle stream's whole life is
+        # kept small (benchmarks/README.md, finding 7).
+        self._open.admit(identity)  # 429, or 503, when the caller (or the bridge) holds the most it may
+        try:
             await self._stream(scope, receive, send, identity, view)
+        finally:
+            self._open.release(identity)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send, identity: Identity, view: AgentView) -> None:
-        request = Request(scope)
-        refused = await self._security.validate_request(request, is_post=False)
+        refused = await self._security.validate_request(Request(scope), is_post=False)
         if refused is not None:
             await refused(scope, receive, send)
             return
-        path = messages_path(request.url.path.rstrip("/"), self._replica)
         session = uuid4().hex
-        root = (self._base_path or scope.get("root_path", "")).rstrip("/")
-        endpoint = f"{quote(root + path)}?session_id={session}{self._echo(request)}"
+        path, endpoint = self._addresses(scope, session)
         live = SseStream(send, self._idle_seconds)
         self._bindings[session] = SseBinding(identity, view, path, live)
         self._live.add(live)
+        self._clock.opened(session)
         try:
             await live.open(endpoint)
             if self._closing:
@@ -156,15 +159,21 @@ class SseSessions:
             elif live.expired:
                 logger.info("SSE stream %s closed after %g s idle", session, self._idle_seconds)
         finally:
+            self._clock.closed(session)
             self._live.discard(live)
             self._bindings.pop(session, None)
 
-    def _echo(self, request: Request) -> str:
-        """What the announced messages URL repeats after the session id: this worker's node (`--workers`),
-        and a `?token=` credential for clients that can only follow URLs."""
+    def _addresses(self, scope: Scope, session: str) -> tuple[str, str]:
+        """The stream's messages path, and the messages URL it announces: the path under the public base
+        path, the session id, this worker's node (`--workers`), and a `?token=` credential repeated for
+        clients that can only follow URLs."""
+        request = Request(scope)
+        path = messages_path(request.url.path.rstrip("/"), self._replica)
+        root = (self._base_path or scope.get("root_path", "")).rstrip("/")
         echo = f"&node={self._relay.node}" if self._relay is not None else ""
         query_token = credential_in_query(request)
-        return echo + (f"&token={quote(query_token, safe='')}" if query_token else "")
+        echo += f"&token={quote(query_token, safe='')}" if query_token else ""
+        return path, f"{quote(root + path)}?session_id={session}{echo}"
 
     async def _run_session(self, reader: SessionReader, writer: SessionWriter) -> None:
         await run_session(self._server, reader, writer)
@@ -225,8 +234,9 @@ class SseSessions:
             if len(body) > self._max_body_bytes:
                 await Response("Request body too large", status_code=413)(scope, receive, send)
             return  # else the client went away before the body ended: no one to answer
-        message, refusal = read(body)
-        if refusal is not None:
+        parsed = read(body)
+        if parsed[1] is not None:
+            refusal = parsed[1]
             logger.debug("SSE message POST refused: %s", refusal.error.message)
             await JSONResponse(refusal.model_dump(mode="json", exclude_unset=True), 400)(scope, receive, send)
             return
@@ -234,12 +244,13 @@ class SseSessions:
         if refused is not None:
             await refused(scope, receive, send)
             return
-        if message is None or not live.accepting:  # the stream ended since the lookup
+        if not live.accepting:  # the stream ended since the lookup
             await _no_session()(scope, receive, send)
             return
         await Response("Accepted", status_code=202)(scope, receive, send)
+        message = SessionMessage(parsed[0], metadata=ServerMessageMetadata(request_context=request))
         try:
-            await live.deliver(SessionMessage(message, metadata=ServerMessageMetadata(request_context=request)))
+            await live.deliver(message)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             logger.debug("SSE message dropped: its stream ended as it arrived")
 
