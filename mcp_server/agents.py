@@ -196,12 +196,21 @@ class AgentRegistry:
         config = AgentConfig(name=f"project-{project_id}", project_id=project_id, title=f"Project {project_id}")
         return build_agent(config, "customgpt", self._clients[backend_name], api_key=upstream_key)
 
+    async def discover_names(self) -> None:
+        """Rename the agents after their upstream projects (the environment mode's `project-<id>` agents)."""
+        agents = await _discover_names(list(self._agents.values()))
+        self._agents = {a.name: a for a in agents}
+        self._by_project = {a.project_id: a for a in agents if a.project_id is not None}
+
     @classmethod
     @asynccontextmanager
-    async def open(cls, config: BridgeConfig, shared: SharedStore | None = None) -> AsyncGenerator[AgentRegistry]:
+    async def open(
+        cls, config: BridgeConfig, shared: SharedStore | None = None, *, discover_names: bool = True
+    ) -> AsyncGenerator[AgentRegistry]:
         """Create one upstream pool per backend and the state the agents share (in process, or the
         `[store] url` server: over `shared`, the caller's connection, when it is to that store), resolve
-        names where asked, close the pools (and a store connection opened here) on exit."""
+        names where the configuration asks (unless `discover_names` is False: the caller calls
+        `discover_names` itself, later), close the pools (and a store connection opened here) on exit."""
         async with AsyncExitStack() as stack:
             url = config.store.url.get_secret_value() if config.store.url is not None else None
             state = await stack.enter_async_context(open_state(url, shared))
@@ -222,9 +231,10 @@ class AgentRegistry:
                 )
                 for a in config.agents
             ]
-            if config.discover_agent_names:
-                agents = await _discover_names(agents)
-            yield cls(config, agents, clients, state)
+            registry = cls(config, agents, clients, state)
+            if discover_names and config.discover_agent_names:
+                await registry.discover_names()
+            yield registry
 
 
 async def _discover_names(agents: list[Agent]) -> list[Agent]:

@@ -56,6 +56,7 @@ from mcp_server.jsonrpc_screen import misused_id
 from mcp_server.list_changes import ListChanges
 from mcp_server.live_config import LiveAgents
 from mcp_server.mcp_face import AgentView, build_server
+from mcp_server.modern_exchange import serve_modern_exchange
 from mcp_server.oauth.access_tokens import looks_like_jwt
 from mcp_server.oauth.built_in import BuiltInOAuth
 from mcp_server.oauth.challenge import OAuthRefusal
@@ -313,12 +314,10 @@ class BridgeApp:
             if refusal is not None:
                 await JSONResponse(refusal.model_dump(mode="json", exclude_unset=True), 400)(scope, receive, send)
                 return
-            if (
-                self.config.server.stateless
-                and complete
-                and await serve_one_exchange(self.server, self.sessions.lifespan_state, request, body, send)
-            ):
-                return
+            if self.config.server.stateless and complete:
+                serve = serve_modern_exchange if is_modern(request) else serve_one_exchange
+                if await serve(self.server, self.sessions.lifespan_state, request, body, send):
+                    return
             receive = replaying(body, complete, receive)
         if self.config.server.stateless and is_modern(request):
             await self._streamable(scope, receive, send)  # the SDK's modern entry watches for a disconnect itself

@@ -69,15 +69,26 @@ class PageFetcher:
     """One small pooled client for public pages (no upstream key, no cookies, no redirects)."""
 
     def __init__(self, transport: httpx2.AsyncBaseTransport | None = None) -> None:
-        self._client = httpx2.AsyncClient(
-            timeout=TIMEOUT_SECONDS,
-            follow_redirects=False,
-            headers={"User-Agent": f"agent-bridge/{__version__} (page fetch)", "Accept": "text/html, text/plain"},
-            transport=transport,
-        )
+        self._transport = transport
+        # Made on first use: building a client (its TLS context) costs ~40 ms, which `agent-bridge stdio`
+        # would otherwise spend before it answers `initialize`, for a tool most sessions never call.
+        self._opened: httpx2.AsyncClient | None = None
+
+    @property
+    def _client(self) -> httpx2.AsyncClient:
+        if self._opened is None:
+            self._opened = httpx2.AsyncClient(
+                timeout=TIMEOUT_SECONDS,
+                follow_redirects=False,
+                headers={"User-Agent": f"agent-bridge/{__version__} (page fetch)", "Accept": "text/html, text/plain"},
+                transport=self._transport,
+            )
+        return self._opened
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        client, self._opened = self._opened, None
+        if client is not None:
+            await client.aclose()
 
     async def text(self, url: str, hosts: Iterable[str]) -> str:
         if not allowed(url, hosts):

@@ -176,10 +176,13 @@ class BackendGuard:
         taken; its outcome (an upstream failure escaping the block, or not) feeds the breaker."""
         probe = self._admit_through_breaker()
         try:
-            acquired = False
-            with anyio.move_on_after(self._queue_timeout):
-                await self._slots.acquire()
-                acquired = True
+            acquired = self._slots.value > 0  # a free slot is taken at once, without a timeout scope
+            if acquired:
+                self._slots.acquire_nowait()
+            else:
+                with anyio.move_on_after(self._queue_timeout):
+                    await self._slots.acquire()
+                    acquired = True
             if not acquired:
                 raise UpstreamBusyError(
                     f"the bridge already has the most requests it sends to backend '{self.backend}' at once, and "

@@ -29,12 +29,10 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
-import aiohttp
 import anyio
-from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from mcp_server import __version__
@@ -43,9 +41,15 @@ from mcp_server.errors import (
     UpstreamProtocolError,
 )
 from mcp_server.event_stream import EventStreamDecoder, ServerSentEvent
+from mcp_server.lazy_imports import lazy_module
 from mcp_server.protection import BackendGuard
 from mcp_server.telemetry.upstream import UpstreamExchange
 from mcp_server.upstream_answers import Answer, decoded_json, failure_name, retry_after, status_error, transport_error
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy_module("aiohttp")  # imported by the first request, not by `agent-bridge stdio`'s start
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +59,11 @@ RETRY_BACKOFF_SECONDS: Final = 0.2
 RETRYABLE_STATUS: Final = frozenset({502, 503, 504})
 MAX_HONOURED_RETRY_AFTER: Final = 10.0
 
-# What aiohttp raises when a request fails: its own errors, and TimeoutError for a read or connect timeout.
-_FAILURES: Final = (aiohttp.ClientError, TimeoutError)
-# The request never left: no connection could be opened (refused, unreachable, TLS refused, timed out).
-_NEVER_SENT: Final = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+# What aiohttp raises when a request fails: its own errors (`aiohttp.ClientError`), and TimeoutError for
+# a read or connect timeout. The `except` clauses below name them in place rather than in a module-level
+# tuple, which would import aiohttp when this module is imported (see mcp_server/lazy_imports.py).
+# `ClientConnectorError` and `ConnectionTimeoutError`: the request never left (no connection could be
+# opened: refused, unreachable, TLS refused, timed out).
 
 Params = Mapping[str, str | int | float | bool]
 Headers = Mapping[str, str]
@@ -81,7 +86,7 @@ def _env_proxy(url: URL) -> tuple[URL | None, aiohttp.BasicAuth | None]:
     """The proxy that HTTP(S)_PROXY / NO_PROXY name for the upstream, if any: looked up once per backend
     (aiohttp's `trust_env` would look it up, and read ~/.netrc, in a thread on every request)."""
     with suppress(LookupError):
-        return get_env_proxy_for_url(url)
+        return aiohttp.helpers.get_env_proxy_for_url(url)
     return None, None
 
 
@@ -146,7 +151,8 @@ class UpstreamClient:
         self._connect_timeout = connect_timeout
         self._max_connections = max_connections
         self._slots = _ConnectionSlots(max_connections, timeout)
-        self._proxy, self._proxy_auth = _env_proxy(URL(self.base_url))
+        self._proxy: URL | None = None  # read from the environment when the session opens
+        self._proxy_auth: aiohttp.BasicAuth | None = None
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
@@ -166,6 +172,7 @@ class UpstreamClient:
         if session is None:
             if self._closed:
                 raise RuntimeError("the upstream client is closed")
+            self._proxy, self._proxy_auth = _env_proxy(URL(self.base_url))
             session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
                     limit=self._max_connections, limit_per_host=0, keepalive_timeout=KEEPALIVE_EXPIRY_SECONDS
@@ -224,7 +231,7 @@ class UpstreamClient:
                 exchange.retries = attempt - 1
                 try:
                     answer = await self._fetch("GET", path, None, params, headers)
-                except _FAILURES as exc:
+                except (aiohttp.ClientError, TimeoutError) as exc:
                     # A GET that never connected is the safest retry of all; other timeouts already waited long.
                     never_connected = isinstance(exc, aiohttp.ConnectionTimeoutError)
                     if attempt < GET_ATTEMPTS and (never_connected or not isinstance(exc, TimeoutError)):
@@ -269,12 +276,12 @@ class UpstreamClient:
             exchange.retries = attempt - 1
             try:
                 return await self._fetch("POST", path, body, params, headers)
-            except _NEVER_SENT as exc:
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 if attempt == 1:
                     logger.debug("POST could not open a connection (%s); trying once more", failure_name(exc))
                     continue
                 raise transport_error(exc, self.timeout) from None
-            except _FAILURES as exc:
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 raise transport_error(exc, self.timeout) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -322,14 +329,14 @@ class UpstreamClient:
                         proxy=self._proxy,
                         proxy_auth=self._proxy_auth,
                     )
-                except _FAILURES as exc:
+                except (aiohttp.ClientError, TimeoutError) as exc:
                     raise transport_error(exc, self.timeout) from None
                 try:
                     exchange.answered(response.status)
                     if not 200 <= response.status < 300:
                         try:
                             said = await response.read()
-                        except _FAILURES as exc:
+                        except (aiohttp.ClientError, TimeoutError) as exc:
                             raise transport_error(exc, self.timeout) from None
                         raise status_error(Answer(response.status, said, response.headers.get("Retry-After")))
                     yield response
@@ -342,7 +349,7 @@ class UpstreamClient:
             async for chunk in response.content.iter_any():
                 if piece := decoder.decode(chunk):
                     yield piece
-        except _FAILURES as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise transport_error(exc, self.timeout) from None
         if rest := decoder.decode(b"", final=True):
             yield rest
@@ -359,7 +366,7 @@ class UpstreamClient:
             async for chunk in response.content.iter_any():
                 for event in decoder.feed(chunk):
                     yield event
-        except _FAILURES as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise transport_error(exc, self.timeout) from None
 
 

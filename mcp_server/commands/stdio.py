@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import json
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Final
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from typing import Any, Final, cast
 
 import anyio
 import anyio.from_thread
@@ -31,7 +32,8 @@ from mcp.shared.message import SessionMessage
 from mcp_server.agents import EVERYTHING, AgentRegistry, AgentView, seal_for
 from mcp_server.config import BridgeConfig, add_config_argument, load
 from mcp_server.jsonrpc_screen import BYTE_ORDER_MARK, screen
-from mcp_server.mcp_face import CallSettings, build_server
+from mcp_server.mcp_face import build_server
+from mcp_server.operation_runner import CallSettings
 from mcp_server.telemetry import tracing
 
 logger = logging.getLogger(__name__)
@@ -61,11 +63,15 @@ class DaemonStdin(anyio.AsyncFile[str]):
     Each line is screened first (`jsonrpc_screen`): a byte-order mark is dropped, blank lines are skipped,
     and a line the SDK would drop in silence is answered here with its JSON-RPC error (through the
     stream given to `answer_refusals_to`) instead of reaching the SDK, so no client waits for a timeout.
+
+    `before_other_messages`, when given, is awaited once, before the first line that is not an
+    `initialize` request goes on (that line and every later one wait for it, so their order is kept).
     """
 
-    def __init__(self, fd: int = 0) -> None:
+    def __init__(self, fd: int = 0, before_other_messages: Callable[[], Awaitable[None]] | None = None) -> None:
         super().__init__(sys.stdin)  # satisfies the SDK's type; only the iteration below is used
         self._fd = fd
+        self._before_other_messages = before_other_messages
         self._replies: ContextSendStream[SessionMessage] | None = None
         self._replies_ready = anyio.Event()
 
@@ -103,10 +109,13 @@ class DaemonStdin(anyio.AsyncFile[str]):
                 if not line.strip():
                     continue
                 refusal = screen(line)
-                if refusal is None:
-                    yield line
-                else:
+                if refusal is not None:
                     await self._refuse(refusal)
+                    continue
+                if self._before_other_messages is not None and not _is_initialize(line):
+                    await self._before_other_messages()
+                    self._before_other_messages = None
+                yield line
 
     def _read(self, send: MemoryObjectSendStream[str], token: anyio.lowlevel.EventLoopToken) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -130,10 +139,30 @@ class DaemonStdin(anyio.AsyncFile[str]):
             return  # the server stopped listening (or the event loop is gone): nothing to deliver to
 
 
+def _is_initialize(line: str) -> bool:
+    with suppress(ValueError):
+        message = json.loads(line)
+        return isinstance(message, dict) and cast(dict[str, Any], message).get("method") == "initialize"
+    return False
+
+
 async def serve_stdio(config: BridgeConfig) -> None:
-    async with AgentRegistry.open(config) as registry:
+    # The environment mode names its agents after their upstream projects, which takes upstream requests
+    # (and loading the upstream client). `initialize` needs no agent, so it is answered first, and the
+    # names are asked for when the first other message arrives (the client's `notifications/initialized`,
+    # sent once it has the answer); that message and the ones after it wait for the names. A client
+    # then meets its `initialize` timeout however slow the upstream is, and the start stays within
+    # half a second (benchmarks/README.md).
+    async with AgentRegistry.open(config, discover_names=False) as registry:
         view = AgentView(tuple(registry.visible(EVERYTHING)), EVERYTHING)
-        logger.info("serving %d agent(s) over stdio: %s", len(view.agents), ", ".join(a.name for a in view.agents))
+
+        async def name_agents() -> None:
+            nonlocal view
+            if config.discover_agent_names:
+                await registry.discover_names()
+                view = AgentView(tuple(registry.visible(EVERYTHING)), EVERYTHING)
+            logger.info("serving %d agent(s) over stdio: %s", len(view.agents), ", ".join(a.name for a in view.agents))
+
         server = build_server(lambda _ctx: view, seal_for(config), call_settings(config))
         async with anyio.create_task_group() as tg:
 
@@ -145,7 +174,7 @@ async def serve_stdio(config: BridgeConfig) -> None:
                         return
 
             tg.start_soon(stop_on_signal)
-            stdin = DaemonStdin()
+            stdin = DaemonStdin(before_other_messages=name_agents)
             async with stdio_server(stdin=stdin) as (read_stream, write_stream):
                 stdin.answer_refusals_to(write_stream.clone())
                 await server.run(read_stream, write_stream, server.create_initialization_options())

@@ -442,22 +442,23 @@ async def test_cookies_are_not_kept_between_requests() -> None:
 async def test_a_proxy_named_in_the_environment_carries_the_requests(
     monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
 ) -> None:
-    """As with httpx2 before: HTTP_PROXY applies (read once, when the client is built), NO_PROXY exempts."""
+    """As with httpx2 before: HTTP_PROXY applies (read once, when the client's first request opens its
+    session), NO_PROXY exempts."""
     for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     async with scripted_upstream(_ok({"via": "proxy"})) as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         client = UpstreamClient("http://upstream.invalid/base", "k")
+        assert await client.get_json("api/v1/projects/1") == {"via": "proxy"}
         monkeypatch.setenv("NO_PROXY", "upstream.invalid")
         exempt = UpstreamClient("http://upstream.invalid/base", "k")
-        assert await client.get_json("api/v1/projects/1") == {"via": "proxy"}
         with pytest.raises(UpstreamConnectionError, match="ConnectError"):
             await exempt.get_json("api/v1/projects/1")  # straight to a host that does not exist
+        assert await client.get_json("api/v1/projects/2") == {"via": "proxy"}  # read once: NO_PROXY came later
         await client.aclose()
         await exempt.aclose()
-    (seen,) = proxy.requests
-    assert seen.path == "/base/api/v1/projects/1"
-    assert seen.header("host") == "upstream.invalid"
+    assert [r.path for r in proxy.requests] == ["/base/api/v1/projects/1", "/base/api/v1/projects/2"]
+    assert all(r.header("host") == "upstream.invalid" for r in proxy.requests)
 
 
 async def test_the_session_opens_inside_the_loop_and_a_closed_client_stays_closed() -> None:
