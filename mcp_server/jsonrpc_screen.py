@@ -7,7 +7,8 @@ timeout. And a message whose `id` is not an id (`null`, `[]`, `1.5`, `true`) is 
 notification and gets no answer either. JSON-RPC 2.0 wants an error for each: -32700 when the text is
 not JSON, -32600 when it is not a valid request, with the request's id when it can be read, else null.
 
-`screen` is that check, shared by the transports whose reading loop we own (stdio, the SSE message POST).
+`screen` is that check, shared by the transports whose reading loop we own (stdio, the SSE message POST,
+which takes the message `read` parsed).
 `misused_id` is its cheap part for Streamable HTTP, where the SDK parses the body itself: a request
 whose `id` is not an id (it would be taken as a notification and answered 202).
 """
@@ -51,13 +52,18 @@ def _encodable(text: str) -> bool:
 
 def screen(text: str | bytes) -> types.JSONRPCError | None:
     """The error to answer instead of handing `text` to the SDK, or None when the SDK can take it."""
+    return read(text)[1]
+
+
+def read(text: str | bytes) -> tuple[types.JSONRPCMessage, None] | tuple[None, types.JSONRPCError]:
+    """`text` as the message the SDK would read, or the error to answer instead (parsed once)."""
     try:
         message = types.jsonrpc_message_adapter.validate_json(text, by_name=False)
     except ValidationError:
-        return _refusal(text)
+        return None, _refusal(text)
     if isinstance(message, types.JSONRPCNotification) and _has_id(text):
-        return _error(None, INVALID_REQUEST, NOT_AN_ID)
-    return None
+        return None, _error(None, INVALID_REQUEST, NOT_AN_ID)
+    return message, None
 
 
 def _has_id(text: str | bytes) -> bool:

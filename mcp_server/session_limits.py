@@ -12,8 +12,6 @@ Streamable HTTP sessions; `sse_transport` for SSE streams).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Generator
-from contextlib import contextmanager
 from typing import Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthorizationContext
@@ -89,9 +87,9 @@ class StreamCounter:
         self._open: Counter[str] = Counter()
         self._total = 0
 
-    @contextmanager
-    def holding(self, identity: Identity) -> Generator[None]:
-        """Count one open stream for the caller for the duration of the block, or refuse with 429."""
+    def admit(self, identity: Identity) -> None:
+        """Count one more open stream for the caller, or refuse it (429; 503 when the bridge is full).
+        Each admitted stream is `release`d when it ends."""
         principal = identity.principal
         if self.max_total is not None and self._total >= self.max_total:
             raise _full(self.max_total, "SSE streams")
@@ -99,10 +97,10 @@ class StreamCounter:
             raise _too_many(identity, self.max_per_principal, "SSE streams", "close one before opening another.")
         self._open[principal] += 1
         self._total += 1
-        try:
-            yield
-        finally:
-            self._total -= 1
-            self._open[principal] -= 1
-            if not self._open[principal]:
-                del self._open[principal]
+
+    def release(self, identity: Identity) -> None:
+        principal = identity.principal
+        self._total -= 1
+        self._open[principal] -= 1
+        if not self._open[principal]:
+            del self._open[principal]

@@ -7,8 +7,12 @@ Windsurf and n8n paste `.../sse?token=T` and POST to whatever URL the stream ann
 stream opened with `?token=` the announced messages URL carries the same `token` parameter: the
 credential stays where the client put it, and reaches only the client that presented it.
 
-Each stream path (`/sse`, `/agents/{agent}/sse`, `/projects/{id}/sse`) gets its own SDK transport and
-messages path next to it, so a session id is only ever accepted on the messages path of its stream.
+Each stream path (`/sse`, `/agents/{agent}/sse`, `/projects/{id}/sse`) has its own messages path next
+to it, and a session id is only ever accepted on the messages path of its stream.
+
+The transport is the bridge's own (`sse_stream`): the SDK's wire (the `endpoint` event, `message`
+events, pings, 202 "Accepted" for a message, 413 for a body over `server.max_body_bytes`) without the
+SDK transport's tasks and streams per session.
 
 Idle streams: a stream that has had no message and no call in flight for `server.session_idle_seconds`
 ends (its session id is then unknown: 404), so abandoned streams do not stay open forever.
@@ -23,26 +27,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import signal
 import threading
 from collections.abc import Awaitable, Callable, Generator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from types import FrameType, TracebackType
-from typing import Any, Final, Self
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
 from urllib.parse import quote
+from uuid import uuid4
 
 import anyio
-import mcp_types as types
 from mcp.server.lowlevel import Server
-from mcp.server.sse import SseServerTransport
-from mcp.server.transport_security import TransportSecuritySettings
-from mcp.shared._stream_protocols import ReadStream, WriteStream
-from mcp.shared.message import SessionMessage
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from mcp.shared.message import ServerMessageMetadata, SessionMessage
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.types import Message, Receive, Scope, Send
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from mcp_server.auth import (
     HOW_TO_PASS_A_TOKEN,
@@ -54,128 +55,26 @@ from mcp_server.auth import (
     presented_credential,
     same_principal,
 )
-from mcp_server.jsonrpc_screen import screen
+from mcp_server.jsonrpc_screen import read
 from mcp_server.mcp_face import AgentView
-from mcp_server.request_body import read_body, replaying
+from mcp_server.request_body import read_body
 from mcp_server.session_limits import StreamCounter
+from mcp_server.sse_session import run_session
+from mcp_server.sse_stream import SessionReader, SessionWriter, SseStream, answer_head
 from mcp_server.telemetry.sessions import SessionClock
 from mcp_server.worker_relay import WorkerRelay, is_node_id
 
 logger = logging.getLogger(__name__)
-_SESSION_IN_ENDPOINT: Final = re.compile(rb"session_id=([0-9a-f]{32})")
 
 
 @dataclass(frozen=True, slots=True)
 class SseBinding:
+    """Whose a session is (`identity`, who sees `view`), the messages path it is known on, its stream."""
+
     identity: Identity
     view: AgentView
-
-
-@dataclass(eq=False, slots=True)
-class _LiveStream:
-    """One open SSE stream: its server run, and the client requests it still owes an answer."""
-
-    scope: anyio.CancelScope
-    calls: set[types.RequestId] = field(default_factory=set[types.RequestId])
-    closing: bool = False
-    last_active: float = field(default_factory=anyio.current_time)
-    expired: bool = False
-
-    async def expire_when_idle(self, idle_seconds: float) -> None:
-        """End the stream once it has had no message and no call in flight for `idle_seconds`."""
-        while True:
-            await anyio.sleep(max(0.0, self.last_active + idle_seconds - anyio.current_time()))
-            if not self.calls and anyio.current_time() - self.last_active >= idle_seconds:
-                self.expired = True
-                self.scope.cancel()
-                return
-            if self.calls:  # a call in flight keeps it alive; look again an idle period after now
-                self.last_active = anyio.current_time()
-
-    def close_when_idle(self) -> None:
-        self.closing = True
-        if not self.calls:
-            self.scope.cancel()
-
-    def received(self, item: SessionMessage | Exception) -> None:
-        self.last_active = anyio.current_time()
-        if not isinstance(item, SessionMessage):
-            return
-        message = item.message
-        if isinstance(message, types.JSONRPCRequest):
-            self.calls.add(message.id)
-        elif isinstance(message, types.JSONRPCNotification) and message.method == "notifications/cancelled":
-            request_id = (message.params or {}).get("requestId")
-            if isinstance(request_id, int | str):  # a cancelled request gets no answer
-                self.answered(request_id)
-
-    def answered(self, request_id: types.RequestId | None) -> None:
-        self.last_active = anyio.current_time()
-        if request_id is not None:
-            self.calls.discard(request_id)
-        if self.closing and not self.calls:
-            self.scope.cancel()
-
-
-class _TrackedReader:
-    """The server's read stream, noting each client request as owed (a `ReadStream`)."""
-
-    def __init__(self, inner: ReadStream[SessionMessage | Exception], live: _LiveStream) -> None:
-        self._inner = inner
-        self._live = live
-
-    @property
-    def last_context(self) -> object:  # the SDK restores the sender's context from it
-        return getattr(self._inner, "last_context", None)
-
-    async def receive(self) -> SessionMessage | Exception:
-        item = await self._inner.receive()
-        self._live.received(item)
-        return item
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> SessionMessage | Exception:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-
-class _TrackedWriter:
-    """The server's write stream, noting each answer sent as no longer owed (a `WriteStream`)."""
-
-    def __init__(self, inner: WriteStream[SessionMessage], live: _LiveStream) -> None:
-        self._inner = inner
-        self._live = live
-
-    async def send(self, item: SessionMessage, /) -> None:
-        await self._inner.send(item)
-        if isinstance(item.message, types.JSONRPCResponse | types.JSONRPCError):
-            self._live.answered(item.message.id)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
+    path: str
+    stream: SseStream
 
 
 def messages_path(stream_path: str, replica: str | None = None) -> str:
@@ -205,7 +104,9 @@ class SseSessions:
         self._base_path = base_path
         self._replica = replica  # `server.node_id`: named in each stream's messages path
         self._idle_seconds = idle_seconds  # None: streams never expire while open
-        self._security = security
+        # The SDK's Host/Origin check (DNS rebinding), as its transport ran it on the GET and each POST;
+        # the app turns it off when HostOriginGuard checks every route in front.
+        self._security = TransportSecurityMiddleware(security)
         self._max_body_bytes = max_body_bytes
         self._tokens = tokens
         self._clock = SessionClock("sse")
@@ -213,91 +114,69 @@ class SseSessions:
         # With OAuth: the principal of the request's bearer access token (a refusal when it does not hold).
         self._oauth_principal = oauth_principal
         self._relay = relay  # `--workers N`: streams name their worker (`&node=`), POSTs are relayed to it
-        self._transports: dict[str, SseServerTransport] = {}
-        self._streams: dict[str, int] = {}  # open streams per messages path; a path's transport goes with its last
-        self._bindings: dict[str, SseBinding] = {}
-        self._live: set[_LiveStream] = set()
+        self._bindings: dict[str, SseBinding] = {}  # by session id (32 hex digits)
+        self._live: set[SseStream] = set()
         self._closing = False
-
-    def _transport(self, path: str) -> SseServerTransport:
-        transport = self._transports.get(path)
-        if transport is None:
-            transport = SseServerTransport(
-                path, security_settings=self._security, max_request_body_size=self._max_body_bytes
-            )
-            self._transports[path] = transport
-        return transport
 
     async def stream(self, scope: Scope, receive: Receive, send: Send, identity: Identity, view: AgentView) -> None:
         """Serve one SSE stream (the GET) for `identity`, who sees `view`."""
         if self._closing:
             raise Refusal(503, "The bridge is shutting down; open the stream again in a moment.")
-        with self._open.holding(identity), self._clock.holding():
+        if scope["method"] == "HEAD":  # headers only, as the SDK's transport answered it: no session
+            await answer_head(send)
+            return
+        # Plain calls rather than context managers: what stays alive for an idle stream's whole life is
+        # kept small (benchmarks/README.md, finding 7).
+        self._open.admit(identity)  # 429, or 503, when the caller (or the bridge) holds the most it may
+        try:
             await self._stream(scope, receive, send, identity, view)
+        finally:
+            self._open.release(identity)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send, identity: Identity, view: AgentView) -> None:
+        refused = await self._security.validate_request(Request(scope), is_post=False)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
+        session = uuid4().hex
+        path, endpoint = self._addresses(scope, session)
+        live = SseStream(send, self._idle_seconds)
+        self._bindings[session] = SseBinding(identity, view, path, live)
+        self._live.add(live)
+        self._clock.opened(session)
+        try:
+            await live.open(endpoint)
+            if self._closing:
+                live.close_when_idle()
+            await live.serve(receive, self._run_session)
+            # Unbind before the response ends: a client that sees the stream end and posts at once
+            # must find no session (404), not a session that is still winding down (202 into nothing).
+            self._bindings.pop(session, None)
+            await live.finish()
+            if live.closing:
+                # The session id is redacted to session#<hash> by the log filter.
+                logger.info("SSE stream %s closed for shutdown", session)
+            elif live.expired:
+                logger.info("SSE stream %s closed after %g s idle", session, self._idle_seconds)
+        finally:
+            self._clock.closed(session)
+            self._live.discard(live)
+            self._bindings.pop(session, None)
+
+    def _addresses(self, scope: Scope, session: str) -> tuple[str, str]:
+        """The stream's messages path, and the messages URL it announces: the path under the public base
+        path, the session id, this worker's node (`--workers`), and a `?token=` credential repeated for
+        clients that can only follow URLs."""
         request = Request(scope)
         path = messages_path(request.url.path.rstrip("/"), self._replica)
-        transport = self._transport(path)
-        self._streams[path] = self._streams.get(path, 0) + 1
-        session: list[str] = []
+        root = (self._base_path or scope.get("root_path", "")).rstrip("/")
+        echo = f"&node={self._relay.node}" if self._relay is not None else ""
         query_token = credential_in_query(request)
-        echo = b"&token=" + quote(query_token, safe="").encode() if query_token else b""
-        if self._relay is not None:
-            echo = b"&node=" + self._relay.node.encode() + echo
+        echo += f"&token={quote(query_token, safe='')}" if query_token else ""
+        return path, f"{quote(root + path)}?session_id={session}{echo}"
 
-        async def bind_session(message: Message) -> None:
-            # The first event names the session's POST URL; bind that session to this caller, and
-            # repeat a `?token=` credential in that URL for clients that can only follow URLs.
-            if not session and message["type"] == "http.response.body":
-                body: bytes = message.get("body", b"")
-                found = _SESSION_IN_ENDPOINT.search(body)
-                if found:
-                    session.append(found.group(1).decode())
-                    self._bindings[session[0]] = SseBinding(identity, view)
-                    message = {**message, "body": body[: found.end()] + echo + body[found.end() :]}
-            await send(message)
-
-        live = _LiveStream(anyio.CancelScope())
-        self._live.add(live)
-        try:
-            announced = {**scope, "root_path": self._base_path} if self._base_path else scope
-            async with transport.connect_sse(announced, receive, bind_session) as (read_stream, write_stream):
-                if self._closing:
-                    live.close_when_idle()
-                with live.scope:
-                    async with anyio.create_task_group() as watch:
-                        if self._idle_seconds is not None:
-                            watch.start_soon(live.expire_when_idle, self._idle_seconds)
-                        await self._server.run(
-                            _TrackedReader(read_stream, live),
-                            _TrackedWriter(write_stream, live),
-                            self._server.create_initialization_options(),
-                        )
-                        watch.cancel_scope.cancel()
-                # Unbind before the response ends: a client that sees the stream end and posts at once
-                # must find no session (404), not a transport that is still winding down (202 into nothing).
-                if session:
-                    self._bindings.pop(session[0], None)
-                # Closing the write side ends the event stream cleanly (after anything already sent)
-                # when the run was cut short by shutdown; otherwise it is closed already.
-                await write_stream.aclose()
-                if live.closing:
-                    # The session id is redacted to session#<hash> by the log filter.
-                    logger.info("SSE stream %s closed for shutdown", session[0] if session else "(unbound)")
-                elif live.expired:
-                    logger.info(
-                        "SSE stream %s closed after %g s idle",
-                        session[0] if session else "(unbound)",
-                        self._idle_seconds,
-                    )
-        finally:
-            self._live.discard(live)
-            if session:
-                self._bindings.pop(session[0], None)
-            self._streams[path] -= 1
-            if not self._streams[path]:  # passthrough may open streams for any project id: keep no empty ones
-                del self._streams[path], self._transports[path]
+    async def _run_session(self, reader: SessionReader, writer: SessionWriter) -> None:
+        await run_session(self._server, reader, writer)
 
     async def message(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Accept one client message (the POST) for the session it names, as the session's caller."""
@@ -314,41 +193,66 @@ class SseSessions:
             # The stream lives in another worker, which authenticates this request like a direct one.
             await self._relay.forward(node, scope, receive, send)
             return
-        transport = self._transports.get(request.url.path)
         binding = self._bindings.get(request.query_params.get("session_id", ""))
-        if transport is None or binding is None:
+        if binding is None or binding.path != request.url.path:
             await _no_session()(scope, receive, send)
             return
-        bound = binding.identity.principal
-        if bound != OPEN_PRINCIPAL:
-            credential = presented_credential(request)
-            if credential is None:
-                raise Refusal(
-                    401,
-                    "A token is required on every message, not only on the stream: send the one that opened "
-                    f"the stream. {HOW_TO_PASS_A_TOKEN}",
-                )
-            if bound.startswith("oauth:") and self._oauth_principal is not None:
-                principal = await self._oauth_principal(request)
-            else:
-                principal = self._tokens.principal_of(credential)
-            if bound.startswith("token:") and not principal.startswith("token:"):
-                raise Refusal(401, f"The token is not valid. {HOW_TO_PASS_A_TOKEN}")  # junk, not someone else's
-            if not same_principal(principal, bound):
-                stream = request.url.path.removesuffix("messages/") + "sse"
-                raise Refusal(
-                    403, f"This SSE session belongs to another token; open your own session with GET on {stream}."
-                )
+        await self._authorize(request, binding)
         scope.setdefault("state", {})["agent_view"] = binding.view
+        await self._accept(request, binding.stream, send)
+
+    async def _authorize(self, request: Request, binding: SseBinding) -> None:
+        """Refuse (401/403) a POST that does not come from the principal that opened the stream."""
+        bound = binding.identity.principal
+        if bound == OPEN_PRINCIPAL:
+            return
+        credential = presented_credential(request)
+        if credential is None:
+            raise Refusal(
+                401,
+                "A token is required on every message, not only on the stream: send the one that opened "
+                f"the stream. {HOW_TO_PASS_A_TOKEN}",
+            )
+        if bound.startswith("oauth:") and self._oauth_principal is not None:
+            principal = await self._oauth_principal(request)
+        else:
+            principal = self._tokens.principal_of(credential)
+        if bound.startswith("token:") and not principal.startswith("token:"):
+            raise Refusal(401, f"The token is not valid. {HOW_TO_PASS_A_TOKEN}")  # junk, not someone else's
+        if not same_principal(principal, bound):
+            stream = request.url.path.removesuffix("messages/") + "sse"
+            raise Refusal(
+                403, f"This SSE session belongs to another token; open your own session with GET on {stream}."
+            )
+
+    async def _accept(self, request: Request, live: SseStream, send: Send) -> None:
+        """Read the message, answer 202 "Accepted" and hand it to the session, as the SDK's transport did
+        (413 for a body over the limit; a JSON-RPC error for one the SDK would not answer)."""
+        scope, receive = request.scope, request.receive
         body, complete = await read_body(receive, self._max_body_bytes)
-        if complete and (refused := _unparsable(body)) is not None:
+        if not complete:
+            if len(body) > self._max_body_bytes:
+                await Response("Request body too large", status_code=413)(scope, receive, send)
+            return  # else the client went away before the body ended: no one to answer
+        parsed = read(body)
+        if parsed[1] is not None:
+            refusal = parsed[1]
+            logger.debug("SSE message POST refused: %s", refusal.error.message)
+            await JSONResponse(refusal.model_dump(mode="json", exclude_unset=True), 400)(scope, receive, send)
+            return
+        refused = await self._security.validate_request(request, is_post=True)
+        if refused is not None:
             await refused(scope, receive, send)
             return
-        try:
-            await transport.handle_post_message(scope, replaying(body, complete, receive), send)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            # The stream ended between the lookup and the hand-over; nothing was answered yet.
+        if not live.accepting:  # the stream ended since the lookup
             await _no_session()(scope, receive, send)
+            return
+        await Response("Accepted", status_code=202)(scope, receive, send)
+        message = SessionMessage(parsed[0], metadata=ServerMessageMetadata(request_context=request))
+        try:
+            await live.deliver(message)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            logger.debug("SSE message dropped: its stream ended as it arrived")
 
     @property
     def stopping(self) -> bool:
@@ -409,13 +313,3 @@ def _misrouted(wanted: str, here: str | None) -> JSONResponse:
         },
         status_code=404,
     )
-
-
-def _unparsable(body: bytes) -> JSONResponse | None:
-    """A JSON-RPC error for a message the SDK would not answer (it would log a traceback and answer plain
-    text, or take a message with a null id for a notification): see `jsonrpc_screen`."""
-    refusal = screen(body)
-    if refusal is None:
-        return None
-    logger.debug("SSE message POST refused: %s", refusal.error.message)
-    return JSONResponse(refusal.model_dump(mode="json", exclude_unset=True), 400)

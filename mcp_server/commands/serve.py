@@ -149,8 +149,9 @@ def grace_seconds(config: BridgeConfig) -> int:
 def run(args: argparse.Namespace) -> int:
     config, node_source = _config_and_node(args)
     _log_node(config, node_source)
-    # sse-starlette cuts every event stream the moment SIGTERM arrives, which would drop the answer of
-    # a call still streaming on its stream. Let uvicorn's graceful shutdown (bounded by
+    # sse-starlette (under the SDK's Streamable HTTP event streams; HTTP+SSE streams are the bridge's
+    # own, sse_stream) cuts every event stream the moment SIGTERM arrives, which would drop the answer
+    # of a call still streaming on its stream. Let uvicorn's graceful shutdown (bounded by
     # server.shutdown_grace_seconds) wait for those responses instead; the app ends idle SSE streams
     # at once itself (sse_transport), so they do not hold the shutdown.
     AppStatus.disable_automatic_graceful_drain()

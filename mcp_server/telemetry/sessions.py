@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
-from contextlib import contextmanager
 
 from mcp_server.telemetry.metrics import SESSION_DURATION, SESSIONS_OPEN
 
@@ -23,16 +21,5 @@ class SessionClock:
         """The session `key` ended; a key not (or no longer) open is ignored, so closing twice counts once."""
         started = self._started.pop(key, None)
         if started is not None:
-            self._open.dec()
-            self._duration.observe(time.perf_counter() - started)
-
-    @contextmanager
-    def holding(self) -> Generator[None]:
-        """One session for the duration of the block."""
-        started = time.perf_counter()
-        self._open.inc()
-        try:
-            yield
-        finally:
             self._open.dec()
             self._duration.observe(time.perf_counter() - started)

@@ -314,4 +314,4 @@ async def test_a_session_is_gone_once_its_stream_ends() -> None:
     answered = await post(sessions, "/messages/", f"session_id={session_id}", _bearer(ALICE))
     assert answered.status == 404
     assert sessions._bindings == {}
-    assert sessions._transports == {}  # no transport kept for a path without streams
+    assert sessions._live == set()  # nothing kept for a stream that has ended
