@@ -1,9 +1,10 @@
-"""Where an idle HTTP+SSE session's memory goes: tracemalloc in the bridge (benchmarks/README.md, finding 7).
+"""Where an idle session's memory goes: tracemalloc in the bridge (benchmarks/README.md, finding 7).
 
-    .venv/bin/python benchmarks/sse_memory_profile.py [--sessions 300] [--frames 40]
+    .venv/bin/python benchmarks/session_memory_profile.py [--transport sse|streamable] [--sessions 300] [--frames 40]
 
-Starts the sandbox and `agent-bridge serve` (stateful, as the memory part does), opens 20 warm-up SSE
-sessions as a client would (`initialize`, `notifications/initialized`), has the bridge start tracemalloc
+Starts the sandbox and `agent-bridge serve` (stateful, as the memory part does), opens 20 warm-up
+sessions of the transport (HTTP+SSE, the default, or stateful Streamable HTTP) as a client would
+(`initialize`, `notifications/initialized`), has the bridge start tracemalloc
 (keeping FRAMES frames per allocation) and take a snapshot (SIGUSR1), opens N more and takes another,
 then prints what the N idle sessions added, per session:
 
@@ -33,8 +34,8 @@ from collections import Counter
 from pathlib import Path
 from types import FrameType
 
-_SNAPSHOT_ENV = "SSE_MEMORY_PROFILE_DIR"
-_FRAMES_ENV = "SSE_MEMORY_PROFILE_FRAMES"
+_SNAPSHOT_ENV = "SESSION_MEMORY_PROFILE_DIR"
+_FRAMES_ENV = "SESSION_MEMORY_PROFILE_FRAMES"
 _COUNTED = ("asyncio.locks.Event", "_asyncio.Future", "_asyncio.Task", "anyio._backends._asyncio.CancelScope")
 
 
@@ -86,7 +87,7 @@ def _stdlib_module(filename: str) -> str:
     return "/".join(parts[-2:]) if parts[-2] in {"asyncio", "collections", "concurrent"} else parts[-1]
 
 
-def _report(folder: Path, sessions: int) -> None:
+def _report(folder: Path, sessions: int, transport: str) -> None:
     before = tracemalloc.Snapshot.load(str(folder / "0.snapshot"))
     after = tracemalloc.Snapshot.load(str(folder / "1.snapshot"))
     by_package: Counter[str] = Counter()
@@ -95,7 +96,7 @@ def _report(folder: Path, sessions: int) -> None:
         owner = next((p for f in frames if (p := _package(f.filename)) is not None), None)
         by_package[owner or f"other ({_stdlib_module(frames[0].filename)})"] += diff.size_diff
     total = sum(by_package.values())
-    print(f"\n{sessions} idle SSE sessions: {total / sessions / 1024:.1f} KiB per session (tracemalloc)\n")
+    print(f"\n{sessions} idle {transport} sessions: {total / sessions / 1024:.1f} KiB per session (tracemalloc)\n")
     print("| allocated by (innermost package, shared libraries folded in) | KiB per session |")
     print("|---|---|")
     for name, size in by_package.most_common():
@@ -115,16 +116,16 @@ def _report(folder: Path, sessions: int) -> None:
         print(f"| {name} | {(counts[1][name] - counts[0][name]) / sessions:.1f} |")
 
 
-def _measure(sessions: int, frames: int, keep: Path | None) -> None:
-    with tempfile.TemporaryDirectory(prefix="sse-memory-profile-") as temporary:
-        _measure_in(Path(temporary), sessions, frames)
+def _measure(transport: str, sessions: int, frames: int, keep: Path | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="session-memory-profile-") as temporary:
+        _measure_in(Path(temporary), transport, sessions, frames)
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
             for name in ("0.snapshot", "1.snapshot", "0.json", "1.json"):
                 (keep / name).write_bytes((Path(temporary) / "snapshots" / name).read_bytes())
 
 
-def _measure_in(work: Path, sessions: int, frames: int) -> None:
+def _measure_in(work: Path, transport: str, sessions: int, frames: int) -> None:
     import anyio
     import httpx2
     import part_memory
@@ -154,31 +155,35 @@ def _measure_in(work: Path, sessions: int, frames: int) -> None:
                     time.sleep(0.2)
 
             async def measure() -> None:
-                url = bridge.url + f"/agents/{stack.AGENT}/sse"
+                if transport == "sse":
+                    url, opener = bridge.url + f"/agents/{stack.AGENT}/sse", part_memory._open_sse  # pyright: ignore[reportPrivateUsage]
+                else:
+                    url, opener = bridge.url + f"/agents/{stack.AGENT}/mcp", part_memory._open_streamable  # pyright: ignore[reportPrivateUsage]
                 limits = httpx2.Limits(max_connections=None, max_keepalive_connections=part_memory.OPENING_AT_ONCE)
                 async with httpx2.AsyncClient(timeout=120, limits=limits) as client, anyio.create_task_group() as tg:
                     done = anyio.Event()
-                    await part_memory._open_sse(client, url, part_memory.WARM_UP, tg, done)  # pyright: ignore[reportPrivateUsage]
+                    await opener(client, url, part_memory.WARM_UP, tg, done)
                     await anyio.sleep(0.5)
                     await anyio.to_thread.run_sync(take, 0)
-                    await part_memory._open_sse(client, url, sessions, tg, done)  # pyright: ignore[reportPrivateUsage]
+                    await opener(client, url, sessions, tg, done)
                     await anyio.sleep(1.0)
                     await anyio.to_thread.run_sync(take, 1)
                     done.set()
 
             anyio.run(measure)
-    _report(folder, sessions)
+    _report(folder, sessions, "HTTP+SSE" if transport == "sse" else "stateful Streamable HTTP")
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         raise SystemExit(_serve(sys.argv[2:]))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--transport", choices=("sse", "streamable"), default="sse", help="which sessions to open")
     parser.add_argument("--sessions", type=int, default=300, help="idle sessions measured (after 20 warm-up ones)")
     parser.add_argument("--frames", type=int, default=40, help="stack frames tracemalloc keeps per allocation")
     parser.add_argument("--keep", type=Path, help="copy the two snapshots (and object counts) to this folder")
     options = parser.parse_args()
-    _measure(options.sessions, options.frames, options.keep)
+    _measure(options.transport, options.sessions, options.frames, options.keep)
 
 
 if __name__ == "__main__":
