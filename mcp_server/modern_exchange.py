@@ -25,15 +25,12 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import anyio
 from mcp.server.connection import Connection
 from mcp.server.runner import modern_error_data, serve_one
 from mcp.server.streamable_http import check_accept_headers
-from mcp.shared.dispatcher import CallOptions
-from mcp.shared.exceptions import NoBackChannelError
 from mcp.shared.inbound import (
     ERROR_CODE_HTTP_STATUS,
     MCP_PARAM_HEADER_PREFIX,
@@ -45,11 +42,12 @@ from mcp.shared.inbound import (
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 from mcp.shared.message import ServerMessageMetadata
 from mcp.shared.transport_context import TransportContext
-from mcp_types import JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse, ProgressToken, RequestId
+from mcp_types import JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import Receive, Send
 
+from mcp_server.exchange_context import OneExchange
 from mcp_server.stateless_exchange import is_modern
 
 if TYPE_CHECKING:
@@ -85,12 +83,16 @@ class _DeferredStream:
         self._lock = asyncio.Lock()  # not anyio's: see stateless_exchange._EventStream
         self.started = False
 
-    async def notify(self, event: bytes) -> None:
-        async with self._lock:
-            await self._write(event, more=True)
+    async def notify(self, method: str, params: Mapping[str, Any] | None) -> None:
+        body = dict(params) if params is not None else None
+        await self._write_more(_event(JSONRPCNotification(jsonrpc="2.0", method=method, params=body)))
 
     async def ping(self) -> None:
-        await self.notify(_PING)
+        await self._write_more(_PING)
+
+    async def _write_more(self, chunk: bytes) -> None:
+        async with self._lock:
+            await self._write(chunk, more=True)
 
     async def answer(self, reply: JSONRPCResponse | JSONRPCError) -> None:
         async with self._lock:
@@ -108,39 +110,6 @@ class _DeferredStream:
             self.started = True
             await self._send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
         await self._send({"type": "http.response.body", "body": chunk, "more_body": more})
-
-
-@dataclass(slots=True)
-class _Exchange:
-    """The SDK's `DispatchContext` for one request (as its `_SingleExchangeDispatchContext`): notifications
-    go onto the response; a 2026-07-28 server sends the client no requests."""
-
-    transport: TransportContext
-    request_id: RequestId
-    message_metadata: ServerMessageMetadata
-    stream: _DeferredStream
-    progress_token: ProgressToken | None = None
-    cancel_requested: anyio.Event = field(default_factory=anyio.Event)
-    can_send_request: bool = False
-
-    async def send_raw_request(
-        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
-    ) -> dict[str, Any]:
-        raise NoBackChannelError(method)
-
-    async def notify(self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None) -> None:
-        body = dict(params) if params is not None else None
-        await self.stream.notify(_event(JSONRPCNotification(jsonrpc="2.0", method=method, params=body)))
-
-    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
-        if self.progress_token is None:
-            return
-        params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
-        if total is not None:
-            params["total"] = total
-        if message is not None:
-            params["message"] = message
-        await self.notify("notifications/progress", params)
 
 
 def _param_headers_refused(app: Server[Any], request: Request, call: JSONRPCRequest) -> bool:
@@ -214,11 +183,11 @@ async def serve_modern_exchange(
         return False
     call, route = servable
     stream = _DeferredStream(send)
-    exchange = _Exchange(
+    exchange = OneExchange(
         transport=TransportContext(kind="streamable-http", can_send_request=False, headers=request.headers),
         request_id=call.id,
         message_metadata=ServerMessageMetadata(request_context=request),
-        stream=stream,
+        write_notification=stream.notify,
         progress_token=progress_token_from_params(call.params),
     )
     connection = Connection.from_envelope(route.protocol_version, route.client_info, route.client_capabilities)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -37,16 +36,16 @@ import pydantic_core
 from mcp.server.connection import Connection
 from mcp.server.runner import serve_one
 from mcp.server.streamable_http import check_accept_headers
-from mcp.shared.dispatcher import CallOptions
-from mcp.shared.exceptions import NoBackChannelError
 from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data, progress_token_from_params
 from mcp.shared.message import ServerMessageMetadata
 from mcp.shared.transport_context import TransportContext
-from mcp_types import DEFAULT_NEGOTIATED_VERSION, ErrorData, JSONRPCError, JSONRPCRequest, ProgressToken, RequestId
+from mcp_types import DEFAULT_NEGOTIATED_VERSION, ErrorData, JSONRPCError, JSONRPCRequest
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcp_server.exchange_context import OneExchange
 
 if TYPE_CHECKING:
     from mcp.server.lowlevel.server import Server
@@ -96,40 +95,11 @@ class _EventStream:
     async def ping(self) -> None:
         await self.write(f": ping - {datetime.now(UTC)}\r\n\r\n".encode())
 
-
-@dataclass(slots=True)
-class _Exchange:
-    """The SDK's `DispatchContext` for one request: notifications go onto its response stream; a
-    stateless server has no way to receive a client's answer, so it sends no requests."""
-
-    transport: TransportContext
-    request_id: RequestId
-    message_metadata: ServerMessageMetadata
-    stream: _EventStream
-    progress_token: ProgressToken | None = None
-    cancel_requested: anyio.Event = field(default_factory=anyio.Event)
-    can_send_request: bool = False
-
-    async def send_raw_request(
-        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
-    ) -> dict[str, Any]:
-        raise NoBackChannelError(method)
-
-    async def notify(self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None) -> None:
+    async def notify(self, method: str, params: Mapping[str, Any] | None) -> None:
         message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         if params is not None:
             message["params"] = dict(params)
-        await self.stream.write(_frame(message))
-
-    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
-        if self.progress_token is None:
-            return
-        params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
-        if total is not None:
-            params["total"] = total
-        if message is not None:
-            params["message"] = message
-        await self.notify("notifications/progress", params)
+        await self.write(_frame(message))
 
 
 def _content_type_is_json(request: Request) -> bool:
@@ -181,11 +151,11 @@ async def serve_one_exchange(app: Server[Any], lifespan_state: Any, request: Req
     if message is None:
         return False
     stream = _EventStream(send)
-    exchange = _Exchange(
+    exchange = OneExchange(
         transport=TransportContext(kind="streamable-http", can_send_request=False),
         request_id=message.id,
         message_metadata=ServerMessageMetadata(request_context=request),
-        stream=stream,
+        write_notification=stream.notify,
         progress_token=progress_token_from_params(message.params),
     )
     version = request.headers.get("mcp-protocol-version", DEFAULT_NEGOTIATED_VERSION)
