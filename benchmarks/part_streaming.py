@@ -260,12 +260,14 @@ def run(options: Options) -> tuple[str, list[list[str]]]:
         )
         server = stack.bridge(config)
         together, spread = "starts together", "starts spread over 1 drip"
-        with stack.serving(server) as process:
-            url = process.url + server.mcp_path
-            bridged = bridge_stream(url, wire.new_bridge_conversation(url))
-            for how, offset in ((together, 0.0), (spread, options.drip)):
+        for how, offset in ((together, 0.0), (spread, options.drip)):
+            # A fresh bridge per pattern: memory a process has freed stays in its RSS, so a second run in
+            # the same process would show (almost) no growth.
+            with stack.serving(server) as process:
+                url = process.url + server.mcp_path
+                bridged = bridge_stream(url, wire.new_bridge_conversation(url))
                 run = measure(bridged, options.streams, process, offset)
-                rows.append(row(f"{server.name}, {how}", options.drip, options.streams, run))
+            rows.append(row(f"{server.name}, {how}", options.drip, options.streams, run))
         direct = _direct_stream(upstream.url, wire.new_upstream_conversation(upstream.url))
         for how, offset in ((together, 0.0), (spread, options.drip)):
             run = measure(direct, options.streams, None, offset)
