@@ -42,7 +42,7 @@ from mcp.shared.inbound import (
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 from mcp.shared.message import ServerMessageMetadata
 from mcp.shared.transport_context import TransportContext
-from mcp_types import JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
+from mcp_types import JSONRPCError, JSONRPCNotification, JSONRPCRequest, RequestId
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import Receive, Send
@@ -66,13 +66,24 @@ _SSE_HEADERS: Final = [  # the SDK's, in its order
 _PARAM_HEADER: Final = MCP_PARAM_HEADER_PREFIX.lower()
 
 
-def _json(message: JSONRPCResponse | JSONRPCError | JSONRPCNotification) -> str:
-    """A message as the SDK's entry writes it (its `_write` and `_sse_event`)."""
-    return json.dumps(message.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
+def _json(message: Mapping[str, Any]) -> str:
+    """A message as the SDK's entry writes it (its `_write` and `_sse_event`: the model dumped without
+    its None fields, as compact JSON)."""
+    return json.dumps(message, separators=(",", ":"))
 
 
-def _event(message: JSONRPCResponse | JSONRPCError | JSONRPCNotification) -> bytes:
+def _dumped(message: JSONRPCError | JSONRPCNotification) -> dict[str, Any]:
+    return message.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _event(message: Mapping[str, Any]) -> bytes:
     return f"event: message\r\ndata: {_json(message)}\r\n\r\n".encode()
+
+
+def _success(request_id: RequestId, result: dict[str, Any]) -> dict[str, Any]:
+    """What the SDK's `JSONRPCResponse(id=..., result=...)` dumps to, built directly: its fields are never
+    None and its `result` (already JSON from `serve_one`) is dumped as it is, None values and all."""
+    return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
 
 class _DeferredStream:
@@ -85,7 +96,7 @@ class _DeferredStream:
 
     async def notify(self, method: str, params: Mapping[str, Any] | None) -> None:
         body = dict(params) if params is not None else None
-        await self._write_more(_event(JSONRPCNotification(jsonrpc="2.0", method=method, params=body)))
+        await self._write_more(_event(_dumped(JSONRPCNotification(jsonrpc="2.0", method=method, params=body))))
 
     async def ping(self) -> None:
         await self._write_more(_PING)
@@ -94,13 +105,17 @@ class _DeferredStream:
         async with self._lock:
             await self._write(chunk, more=True)
 
-    async def answer(self, reply: JSONRPCResponse | JSONRPCError) -> None:
+    async def answer(self, reply: dict[str, Any] | JSONRPCError) -> None:
+        """Write the answer: a successful one as `_success` builds it, or an error."""
+        status = 200
+        if isinstance(reply, JSONRPCError):
+            status = ERROR_CODE_HTTP_STATUS.get(reply.error.code, 200)
+            reply = _dumped(reply)
         async with self._lock:
             if self.started:
                 await self._write(_event(reply), more=False)
                 return
             body = _json(reply).encode()
-            status = ERROR_CODE_HTTP_STATUS.get(reply.error.code, 200) if isinstance(reply, JSONRPCError) else 200
             headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
             await self._send({"type": "http.response.start", "status": status, "headers": headers})
             await self._send({"type": "http.response.body", "body": body})
@@ -197,7 +212,7 @@ async def serve_modern_exchange(
             result = await serve_one(
                 app, exchange, call.method, call.params, connection=connection, lifespan_state=lifespan_state
             )
-            reply: JSONRPCResponse | JSONRPCError = JSONRPCResponse(jsonrpc="2.0", id=call.id, result=result)
+            reply: dict[str, Any] | JSONRPCError = _success(call.id, result)
         except Exception as exc:  # the SDK's mapping: its errors as they are, anything else an internal error
             reply = JSONRPCError(jsonrpc="2.0", id=call.id, error=modern_error_data(exc))
         await stream.answer(reply)

@@ -38,10 +38,10 @@ ROUTED = {"type": "object", "properties": {"text": {"type": "string", "x-mcp-hea
 
 def _server() -> Server[Any]:
     def schema(name: str) -> dict[str, Any] | None:
-        return ROUTED if name == "routed" else SCHEMA if name in ("echo", "chatty", "refuse", "crash") else None
+        return ROUTED if name == "routed" else SCHEMA if name in ("echo", "chatty", "refuse", "crash", "nulls") else None
 
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
-        names = ("echo", "chatty", "refuse", "crash", "routed")
+        names = ("echo", "chatty", "refuse", "crash", "routed", "nulls")
         return types.ListToolsResult(tools=[types.Tool(name=n, input_schema=schema(n) or {}) for n in names])
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
@@ -53,6 +53,9 @@ def _server() -> Server[Any]:
             raise MCPError(types.INVALID_PARAMS, f"no: {text}")
         elif params.name == "crash":
             raise RuntimeError("secret internals")
+        elif params.name == "nulls":  # null values inside a result are written as they are
+            structured = {"title": None, "pages": [None, {"url": None, "n": 1.5}], "text": text}
+            return types.CallToolResult(content=[], structured_content=structured)
         elif params.name not in ("echo", "routed"):
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
         return types.CallToolResult(content=[types.TextContent(type="text", text=f"échos: {text} ✓")])
@@ -132,6 +135,7 @@ async def _through_bridge(server: Server[Any], headers: dict[str, str], body: by
 
 SERVED = [
     pytest.param(_headers(**{"mcp-name": "echo"}), _call("echo", {"text": "hé"}), id="result, non-ASCII"),
+    pytest.param(_headers(**{"mcp-name": "nulls"}), _call("nulls", {"text": "\u2028"}), id="result with nulls"),
     pytest.param(_headers(**{"mcp-name": "chatty"}), _call("chatty", {"text": "ü"}, "p1"), id="progress stream"),
     pytest.param(_headers(**{"mcp-name": "chatty"}), _call("chatty", {"text": "x"}), id="no progress token"),
     pytest.param(_headers(**{"mcp-name": "refuse"}), _call("refuse", {"text": "x"}), id="MCPError"),
