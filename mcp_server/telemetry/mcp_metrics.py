@@ -15,7 +15,7 @@ from typing import Any, Final, cast
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp_types import CallToolResult
 
-from mcp_server.telemetry.metrics import OPERATION_DURATIONS
+from mcp_server.telemetry.metrics import OPERATION_DURATION
 from mcp_server.telemetry.recent import RECENT_CALLS
 
 # The methods of the MCP spec; anything else a client sends is counted as `other`.
@@ -97,7 +97,7 @@ class OperationMetrics:
         finally:
             _CURRENT.reset(token)
             method = ctx.method if ctx.method in KNOWN_METHODS else "other"
-            OPERATION_DURATIONS(method, operation.tool, operation.agent, outcome, transport_of(ctx)).observe(
+            OPERATION_DURATION.labels(method, operation.tool, operation.agent, outcome, transport_of(ctx)).observe(
                 time.perf_counter() - started
             )
             if method in ("tools/call", "resources/read"):

@@ -13,13 +13,11 @@ answering `/metrics` sums the files of all of them.
 from __future__ import annotations
 
 import os
-from typing import Final, Generic, TypeVar
+from typing import Final
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import multiprocess as _multiprocess
 from prometheus_client.exposition import generate_latest
-
-_Metric = TypeVar("_Metric", Counter, Gauge, Histogram)
 
 MULTIPROC_DIR_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
@@ -65,30 +63,6 @@ REFUSALS: Final = Counter(
     "429 too many sessions, 503 not ready), by status.",
     ("status",),
 )
-
-
-class Children(Generic[_Metric]):
-    """A metric family's labelled children, found by their label values with one dict lookup.
-
-    prometheus_client's `labels()` converts and checks every value and takes a lock on each call: ~3 %
-    of the bridge's CPU per `ask`, which records two of them (benchmarks/profile_ask.py). It keeps
-    each child for good anyway, so keeping a reference here holds nothing more."""
-
-    __slots__ = ("_children", "_family")
-
-    def __init__(self, family: _Metric) -> None:
-        self._family = family
-        self._children: dict[tuple[str, ...], _Metric] = {}
-
-    def __call__(self, *values: str) -> _Metric:
-        child = self._children.get(values)
-        if child is None:
-            child = self._children[values] = self._family.labels(*values)
-        return child
-
-
-OPERATION_DURATIONS: Final = Children(OPERATION_DURATION)
-UPSTREAM_DURATIONS: Final = Children(UPSTREAM_DURATION)
 
 
 def multiprocess_dir() -> str | None:

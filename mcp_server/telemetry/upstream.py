@@ -21,7 +21,7 @@ from yarl import URL
 from mcp_server.errors import UpstreamConnectionError, UpstreamTimeoutError
 from mcp_server.lazy_imports import lazy_module
 from mcp_server.telemetry import tracing
-from mcp_server.telemetry.metrics import UPSTREAM_DURATIONS
+from mcp_server.telemetry.metrics import UPSTREAM_DURATION
 
 if TYPE_CHECKING:
     import aiohttp
@@ -97,7 +97,7 @@ class UpstreamExchange:
         elapsed = time.perf_counter() - self._started
         error = None if exc is None else _error_kind(exc)
         label = str(self.status) if self.status is not None else (error or "error")
-        UPSTREAM_DURATIONS(self.backend, self.method, label, str(self.retries)).observe(elapsed)
+        UPSTREAM_DURATION.labels(self.backend, self.method, label, str(self.retries)).observe(elapsed)
         if self.status is not None or error in ("timeout", "connection_error"):
             LAST_ANSWERS[self.backend] = LastAnswer(self.status, None if self.status else error, time.time())
         span = self._span
