@@ -38,7 +38,9 @@ ROUTED = {"type": "object", "properties": {"text": {"type": "string", "x-mcp-hea
 
 def _server() -> Server[Any]:
     def schema(name: str) -> dict[str, Any] | None:
-        return ROUTED if name == "routed" else SCHEMA if name in ("echo", "chatty", "refuse", "crash", "nulls") else None
+        return (
+            ROUTED if name == "routed" else SCHEMA if name in ("echo", "chatty", "refuse", "crash", "nulls") else None
+        )
 
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         names = ("echo", "chatty", "refuse", "crash", "routed", "nulls")
