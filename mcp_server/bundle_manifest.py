@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from mcp_server import __version__
 from mcp_server.backends import KINDS
-from mcp_server.config import DEFAULT_CUSTOMGPT_URL
+from mcp_server.config_loading import DEFAULT_CUSTOMGPT_URL
 from mcp_server.operations import TOOLS
 from mcp_server.operations.prompts import PROMPTS
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from mcp_server.config import DEFAULT_CUSTOMGPT_URL
+from mcp_server.config_loading import DEFAULT_CUSTOMGPT_URL
 from mcp_server.errors import ConfigError
 from mcp_server.framework_snippets import FRAMEWORKS
 from mcp_server.snippet_text import ShellRef, ShellWord, to_json, to_shell, to_toml_table, to_yaml

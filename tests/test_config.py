@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mcp_server.config import agent_tools, from_environment, load, load_file, parse_config
+from mcp_server.config import agent_tools
+from mcp_server.config_loading import from_environment, load, load_file, parse_config
 from mcp_server.errors import ConfigError
 
 GOOD = """

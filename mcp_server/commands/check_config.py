@@ -12,7 +12,8 @@ import anyio
 from mcp_server.agents import EVERYTHING, Agent, AgentRegistry
 from mcp_server.backends.codegpt import CodeGPTBackend
 from mcp_server.backends.customgpt import CustomGPTBackend
-from mcp_server.config import AgentConfig, BridgeConfig, add_config_argument, agent_tools, load
+from mcp_server.config import AgentConfig, BridgeConfig, agent_tools
+from mcp_server.config_loading import add_config_argument, load
 from mcp_server.errors import UpstreamError
 from mcp_server.oauth.issuer_check import issuer_warnings
 

@@ -13,7 +13,7 @@ import os
 import sys
 
 from mcp_server.client_snippets import CLIENTS, DEFAULT_NAME, Target, local, served, snippets
-from mcp_server.config import add_config_argument
+from mcp_server.config_loading import add_config_argument
 from mcp_server.errors import ConfigError
 
 

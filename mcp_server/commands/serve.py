@@ -23,7 +23,8 @@ from uvicorn.config import LOGGING_CONFIG
 from uvicorn.supervisors import Multiprocess
 
 from mcp_server.cli import setup_logging
-from mcp_server.config import NODE_ID_ENV, BridgeConfig, add_config_argument, load
+from mcp_server.config import BridgeConfig
+from mcp_server.config_loading import NODE_ID_ENV, add_config_argument, load
 from mcp_server.connection_limits import head_timeout_protocol
 from mcp_server.errors import ConfigError
 from mcp_server.http_app import create_app

@@ -30,7 +30,8 @@ from mcp.shared._context_streams import ContextSendStream
 from mcp.shared.message import SessionMessage
 
 from mcp_server.agents import EVERYTHING, AgentRegistry, AgentView, seal_for
-from mcp_server.config import BridgeConfig, add_config_argument, load
+from mcp_server.config import BridgeConfig
+from mcp_server.config_loading import add_config_argument, load
 from mcp_server.jsonrpc_screen import BYTE_ORDER_MARK, screen
 from mcp_server.mcp_face import build_server
 from mcp_server.operation_runner import CallSettings

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mcp_server.config import agent_tools, load_file, parse_config
+from mcp_server.config import agent_tools
+from mcp_server.config_loading import load_file, parse_config
 from mcp_server.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

@@ -9,7 +9,7 @@ from pathlib import Path
 import mcp_types as types
 import pytest
 
-from mcp_server.config import parse_config
+from mcp_server.config_loading import parse_config
 from mcp_server.errors import ConfigError
 from tests.support.bridge_stdio import stdio_bridge
 from tests.support.sandbox_process import SandboxProcess

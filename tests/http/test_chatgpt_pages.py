@@ -14,7 +14,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from mcp_server.config import parse_config
+from mcp_server.config_loading import parse_config
 from mcp_server.errors import ConfigError
 from mcp_server.page_fetcher import allowed, html_text
 from tests.support.bridge_http import BridgeProcess, running_bridge

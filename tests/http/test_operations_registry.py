@@ -18,7 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from mcp_server.backends.customgpt import CustomGPTBackend
 from mcp_server.backends.openai import OpenAIBackend
-from mcp_server.config import parse_config
+from mcp_server.config_loading import parse_config
 from mcp_server.errors import ConfigError
 from mcp_server.operations import RESOURCES, TOOLS, tools_for, unimplemented
 from tests.support.bridge_http import BridgeProcess, running_bridge

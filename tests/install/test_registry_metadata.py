@@ -13,7 +13,7 @@ from jsonschema import Draft7Validator, FormatChecker
 
 from mcp_server import __version__
 from mcp_server.bundle_manifest import USER_CONFIG
-from mcp_server.config import DEFAULT_CUSTOMGPT_URL, CustomGPTEnvironment
+from mcp_server.config_loading import DEFAULT_CUSTOMGPT_URL, CustomGPTEnvironment
 from tests.support.uv import CHECKOUT
 
 SCHEMA = json.loads((CHECKOUT / "tests" / "install" / "registry" / "server.schema.json").read_text())

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mcp_server.config import parse_config
+from mcp_server.config_loading import parse_config
 from mcp_server.errors import ConfigError
 from mcp_server.oauth.scopes import granted_agents
 from mcp_server.oauth.sign_in import granted_scopes

@@ -115,7 +115,7 @@ def test_refusals_are_counted(bridge: BridgeProcess) -> None:
 
 
 def test_a_config_token_scope_must_be_known(tmp_path: Path, sandbox_session: SandboxProcess) -> None:
-    from mcp_server.config import load_file
+    from mcp_server.config_loading import load_file
     from mcp_server.errors import ConfigError
 
     table = [line.replace('"metrics"', '"metricz"') for line in scraper_token_table()]

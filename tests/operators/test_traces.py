@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind
 
 from mcp_server.agents import EVERYTHING, AgentRegistry, AgentView, seal_for
 from mcp_server.commands.stdio import call_settings
-from mcp_server.config import load_file
+from mcp_server.config_loading import load_file
 from mcp_server.mcp_face import build_server
 from mcp_server.telemetry import tracing
 from tests.support.bridge_http import write_http_config

@@ -10,7 +10,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from mcp_server.config import parse_config
+from mcp_server.config_loading import parse_config
 from mcp_server.errors import ConfigError
 from tests.support.bridge_http import running_bridge, write_http_config
 from tests.support.bridge_stdio import env_mode, stdio_bridge

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import yaml
 
-from mcp_server.config import load, parse_config
+from mcp_server.config_loading import load, parse_config
 from tests.scale.cluster import NODES, RECIPE
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

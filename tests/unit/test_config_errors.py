@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mcp_server.config import load_file, parse_config
+from mcp_server.config_loading import load_file, parse_config
 from mcp_server.errors import ConfigError
 
 CUSTOMGPT = {"customgpt": {"api_key": "k"}}

@@ -11,7 +11,7 @@ import pytest
 
 from mcp_server import upstream
 from mcp_server.auth import OPEN_PRINCIPAL
-from mcp_server.config import parse_config
+from mcp_server.config_loading import parse_config
 from mcp_server.errors import (
     CircuitOpenError,
     ConfigError,

@@ -8,7 +8,7 @@ import json
 import pytest
 from starlette.requests import Request
 
-from mcp_server.config import parse_config, with_replica_environment
+from mcp_server.config_loading import parse_config, with_replica_environment
 from mcp_server.errors import ConfigError
 from mcp_server.http_app import BridgeApp
 
