@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:  # client_snippets lists these snippets among its clients
-    from mcp_server.client_snippets import Served
+    from mcp_server.snippet_targets import Served
 
 ANSWER_SECONDS: Final = 300  # how long a call may take: an agent's answer can take minutes
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Final
 
 from mcp_server.bundle_manifest import ICON, manifest
-from mcp_server.client_snippets import source_checkout
 from mcp_server.errors import BridgeError, ConfigError
+from mcp_server.snippet_targets import source_checkout
 
 MCPB: Final = "npx -y @anthropic-ai/mcpb@2.1.2"
 PACKED: Final = ("pyproject.toml", "README.md")

@@ -12,9 +12,10 @@ import argparse
 import os
 import sys
 
-from mcp_server.client_snippets import CLIENTS, DEFAULT_NAME, Target, local, served, snippets
+from mcp_server.client_snippets import CLIENTS, DEFAULT_NAME, snippets
 from mcp_server.config_loading import add_config_argument
 from mcp_server.errors import ConfigError
+from mcp_server.snippet_targets import Target, local, served
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

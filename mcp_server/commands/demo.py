@@ -24,8 +24,10 @@ import anyio
 from mcp import Client, StdioServerParameters
 
 from mcp_server import launch
-from mcp_server.client_snippets import Snippet, claude_desktop_installed, local, served, snippets
+from mcp_server.client_configs import claude_desktop_installed
+from mcp_server.client_snippets import snippets
 from mcp_server.errors import ConfigError
+from mcp_server.snippet_targets import Snippet, local, served
 
 DEFAULT_QUESTION = "How long are backups kept on the Pro plan?"
 SANDBOX_KEY = "sandbox-key"

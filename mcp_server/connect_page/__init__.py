@@ -23,9 +23,10 @@ from starlette.routing import Route
 
 from mcp_server.agents import Agent, AgentRegistry
 from mcp_server.auth import Identity, TokenBook, presented_credential
-from mcp_server.client_snippets import CLIENTS, DEFAULT_NAME, served, snippets
+from mcp_server.client_snippets import CLIENTS, DEFAULT_NAME, snippets
 from mcp_server.config import BridgeConfig
 from mcp_server.errors import ConfigError, Refusal
+from mcp_server.snippet_targets import served
 from mcp_server.telemetry.recent import RECENT_CALLS
 from mcp_server.telemetry.upstream import LAST_ANSWERS
 

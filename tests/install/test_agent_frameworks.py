@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from mcp_server.client_snippets import served, snippets
+from mcp_server.client_snippets import snippets
 from mcp_server.framework_snippets import FRAMEWORKS
+from mcp_server.snippet_targets import served
 from tests.support.bridge_http import TOKENS, BridgeProcess, running_bridge, write_http_config
 from tests.support.sandbox_process import SandboxProcess
 from tests.support.uv import UV, requires_uv, uv_env

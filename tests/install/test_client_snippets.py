@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from mcp_server.client_snippets import CLIENTS, Local, Served, Snippet, Target, local, served, snippets
+from mcp_server.client_snippets import CLIENTS, snippets
 from mcp_server.errors import ConfigError
 from mcp_server.framework_snippets import FRAMEWORKS
+from mcp_server.snippet_targets import Local, Served, Snippet, Target, local, served
 
 SECRET_KEY = "sk-secret-key-from-the-environment-7f3a"
 ENV = {"CUSTOMGPT_API_KEY": SECRET_KEY, "CUSTOMGPT_PROJECT_IDS": "12,34", "CUSTOMGPT_BASE_URL": "http://upstream:9"}

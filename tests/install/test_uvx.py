@@ -8,7 +8,8 @@ import json
 import pytest
 from mcp import Client, StdioServerParameters
 
-from mcp_server.client_snippets import local, snippets
+from mcp_server.client_snippets import snippets
+from mcp_server.snippet_targets import local
 from tests.support.sandbox_process import SandboxProcess
 from tests.support.uv import CHECKOUT, requires_uv, uv_env
 
