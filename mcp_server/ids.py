@@ -2,7 +2,7 @@
 
 Every id a client sends (conversation, citation, page) and every id an upstream returns is checked
 against a strict pattern before it reaches a URL, and every segment is percent-encoded when a path
-is built. `http.ScopedClient` then refuses any request whose final path leaves the agent's prefix.
+is built. `scoped_client.ScopedClient` then refuses any request whose final path leaves the agent's prefix.
 Three walls, so that no single mistake lets an id steer a request to another project or path.
 """
 

@@ -1,7 +1,8 @@
-"""The shared upstream HTTP client: one connection pool per backend, timeouts, safe retries, SSE.
+"""The shared upstream HTTP client: one connection pool per backend, timeouts, safe retries, streaming.
 
 Failures become `UpstreamError`s whose message names the cause and the remedy (`upstream_answers`).
-The rules:
+Agents reach the pool only through a `ScopedClient` (`scoped_client`), which confines their paths;
+a streamed answer is read by `upstream_streams`. The rules:
 
 * Pooled connections expire after 4 s, before the 5 s keep-alive of common upstream servers
   (uvicorn, nginx defaults): reusing a half-closed connection fails with a read error.
@@ -22,29 +23,24 @@ first use, inside the event loop (aiohttp binds a session to the loop that opens
 
 from __future__ import annotations
 
-import codecs
 import json
 import logging
-import re
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import asynccontextmanager, suppress
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import unquote
 
 import anyio
 from yarl import URL
 
 from mcp_server import __version__
-from mcp_server.errors import (
-    UpstreamPathError,
-    UpstreamProtocolError,
-)
-from mcp_server.event_stream import EventStreamDecoder, ServerSentEvent
+from mcp_server.event_stream import ServerSentEvent
 from mcp_server.lazy_imports import lazy_module
 from mcp_server.protection import BackendGuard
+from mcp_server.scoped_client import ScopedClient
 from mcp_server.telemetry.upstream import UpstreamExchange
 from mcp_server.upstream_answers import Answer, decoded_json, failure_name, retry_after, status_error, transport_error
+from mcp_server.upstream_streams import server_sent_events, text_pieces
 
 if TYPE_CHECKING:
     import aiohttp
@@ -68,7 +64,7 @@ MAX_HONOURED_RETRY_AFTER: Final = 10.0
 Params = Mapping[str, str | int | float | bool]
 Headers = Mapping[str, str]
 
-__all__ = ["ScopedClient", "ServerSentEvent", "UpstreamClient", "event_json"]
+__all__ = ["UpstreamClient"]
 
 
 def _compact_json(value: Any) -> str:
@@ -292,7 +288,7 @@ class UpstreamClient:
         """POST and read the response as server-sent events. Leaving the block closes the connection."""
         asking = {**(headers or {}), "Accept": "text/event-stream"}
         async with self.guard.request(), self._streamed(path, body, params, asking) as response:
-            events = self._events(response)
+            events = server_sent_events(response, self.timeout)
             try:
                 yield events
             finally:  # a reader that stops early (finish frame, error, cancellation) leaves it suspended
@@ -304,7 +300,7 @@ class UpstreamClient:
     ) -> AsyncGenerator[AsyncGenerator[str]]:
         """POST and read the response body as raw text pieces, as they arrive (CodeGPT's `format: "text"`)."""
         async with self.guard.request(), self._streamed(path, body, params, headers) as response:
-            pieces = self._text(response)
+            pieces = text_pieces(response, self.timeout)
             try:
                 yield pieces
             finally:
@@ -342,104 +338,3 @@ class UpstreamClient:
                     yield response
                 finally:
                     response.release()
-
-    async def _text(self, response: aiohttp.ClientResponse) -> AsyncGenerator[str]:
-        decoder = codecs.getincrementaldecoder(_charset(response))(errors="replace")
-        try:
-            async for chunk in response.content.iter_any():
-                if piece := decoder.decode(chunk):
-                    yield piece
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise transport_error(exc, self.timeout) from None
-        if rest := decoder.decode(b"", final=True):
-            yield rest
-
-    async def _events(self, response: aiohttp.ClientResponse) -> AsyncGenerator[ServerSentEvent]:
-        media_type = response.headers.get("Content-Type", "").partition(";")[0].strip().lower()
-        if media_type != "text/event-stream":
-            raise UpstreamProtocolError(
-                "the upstream answered a streaming request without an event stream. Retry; "
-                "if it persists the upstream is misbehaving."
-            )
-        decoder = EventStreamDecoder()
-        try:
-            async for chunk in response.content.iter_any():
-                for event in decoder.feed(chunk):
-                    yield event
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise transport_error(exc, self.timeout) from None
-
-
-def _charset(response: aiohttp.ClientResponse) -> str:
-    """The text encoding the answer names, if Python knows it; else UTF-8."""
-    named = response.charset
-    if named:
-        with suppress(LookupError):
-            return codecs.lookup(named).name
-    return "utf-8"
-
-
-_SAFE_SEGMENT: Final = re.compile(r"[A-Za-z0-9._~-]+")
-
-
-class ScopedClient:
-    """One agent's door to the shared pool: every request must stay under the agent's path prefix.
-
-    `prefix` is relative to the backend's base URL (`api/v1/projects/12`, `chat/completions`). A path
-    is refused, before anything is sent, when it carries a query or fragment of its own, when any of
-    its segments (percent-decoded, as an upstream router or proxy would see it) is empty, `.`, `..` or
-    holds anything but unreserved characters, or when it does not start with the prefix. Ids are
-    validated long before this; this is the wall that holds if one of those checks is ever missed.
-    """
-
-    def __init__(self, client: UpstreamClient, prefix: str, api_key: str | None = None) -> None:
-        self._client = client
-        self.prefix = prefix.strip("/")
-        self._headers: dict[str, str] | None = {"Authorization": f"Bearer {api_key}"} if api_key is not None else None
-
-    @property
-    def timeout(self) -> float:
-        return self._client.timeout
-
-    def _checked(self, path: str) -> str:
-        relative = path.lstrip("/")
-        segments = relative.split("/")
-        safe = not any(c in path for c in "?#\\") and all(
-            _SAFE_SEGMENT.fullmatch(unquote(s)) and unquote(s) not in (".", "..") for s in segments
-        )
-        if not safe or not (relative == self.prefix or relative.startswith(self.prefix + "/")):
-            logger.warning("refused an upstream request outside the agent's prefix %s", self.prefix)
-            raise UpstreamPathError(
-                "the bridge refused to send a request outside this agent's part of the upstream API. "
-                "This is a bug or a malicious id; nothing was sent."
-            )
-        return relative
-
-    async def get_json(self, path: str, params: Params | None = None) -> Any:
-        return await self._client.get_json(self._checked(path), params, self._headers)
-
-    async def post_json(self, path: str, body: Mapping[str, Any], params: Params | None = None) -> Any:
-        return await self._client.post_json(self._checked(path), body, params, self._headers)
-
-    def stream_events(
-        self, path: str, body: Mapping[str, Any], params: Params | None = None
-    ) -> AbstractAsyncContextManager[AsyncIterator[ServerSentEvent]]:
-        return self._client.stream_events(self._checked(path), body, params, self._headers)
-
-    def stream_text(
-        self, path: str, body: Mapping[str, Any], params: Params | None = None
-    ) -> AbstractAsyncContextManager[AsyncIterator[str]]:
-        return self._client.stream_text(self._checked(path), body, params, self._headers)
-
-
-def event_json(event: ServerSentEvent) -> dict[str, Any]:
-    """Decode one event's JSON object, or raise the protocol error a model should read."""
-    try:
-        value: Any = json.loads(event.data)
-    except ValueError:
-        raise UpstreamProtocolError(
-            "the upstream's answer stream carried an event that is not JSON. Retry the question."
-        ) from None
-    if not isinstance(value, dict):
-        raise UpstreamProtocolError("the upstream's answer stream carried an unexpected event. Retry the question.")
-    return value  # pyright: ignore[reportUnknownVariableType]

@@ -24,8 +24,9 @@ from mcp_server.backends.base import (
 )
 from mcp_server.backends.memory import ConversationMemory, conversation_ended
 from mcp_server.errors import UpstreamNotFoundError, UpstreamProtocolError, UpstreamServerError
+from mcp_server.scoped_client import ScopedClient
 from mcp_server.store import Turn
-from mcp_server.upstream import ScopedClient, event_json
+from mcp_server.upstream_streams import event_json
 
 COMPLETIONS_PATH: Final = "chat/completions"
 

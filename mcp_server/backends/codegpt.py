@@ -22,7 +22,7 @@ from mcp_server.backends.chat import COMPLETIONS_PATH, ChatBackend, Completion
 from mcp_server.backends.memory import ChatBackendSettings, ConversationMemory
 from mcp_server.errors import UpstreamAuthError, UpstreamProtocolError
 from mcp_server.ids import segment
-from mcp_server.upstream import ScopedClient
+from mcp_server.scoped_client import ScopedClient
 
 ORG_HEADER: Final = "CodeGPT-Org-Id"
 DOCUMENTS_PER_PAGE: Final = 20

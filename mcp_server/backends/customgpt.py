@@ -28,8 +28,9 @@ from mcp_server.backends.base import (
 )
 from mcp_server.errors import UpstreamError, UpstreamNotFoundError, UpstreamProtocolError, UpstreamServerError
 from mcp_server.ids import is_citation_id, is_conversation_id, segment
+from mcp_server.scoped_client import ScopedClient
 from mcp_server.store import InProcessCache, JsonCache
-from mcp_server.upstream import ScopedClient, event_json
+from mcp_server.upstream_streams import event_json
 
 logger = logging.getLogger(__name__)
 

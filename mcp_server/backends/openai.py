@@ -13,7 +13,7 @@ from typing import Literal
 
 from mcp_server.backends.chat import COMPLETIONS_PATH, ChatBackend
 from mcp_server.backends.memory import ChatBackendSettings, ConversationMemory
-from mcp_server.upstream import ScopedClient
+from mcp_server.scoped_client import ScopedClient
 
 
 class OpenAISettings(ChatBackendSettings):

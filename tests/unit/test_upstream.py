@@ -24,8 +24,9 @@ from mcp_server.errors import (
 )
 from mcp_server.event_stream import ServerSentEvent
 from mcp_server.protection import BackendGuard
-from mcp_server.upstream import GET_ATTEMPTS, UpstreamClient, event_json
+from mcp_server.upstream import GET_ATTEMPTS, UpstreamClient
 from mcp_server.upstream_answers import Answer, status_error, transport_error
+from mcp_server.upstream_streams import event_json
 from tests.support.scripted_upstream import (
     HANG_UP,
     NOT_HTTP,
