@@ -1,8 +1,9 @@
 """The HTTP app: Streamable HTTP and legacy HTTP+SSE endpoints, per-agent URLs, token auth.
 
-One Starlette app and one MCP server. Each MCP request is authenticated here, its endpoint and token
-decide the `AgentView` it may use, and the view travels to the server in the request's state
-(`request.state.agent_view`), where `build_server`'s resolver reads it.
+One Starlette app and one MCP server. Each MCP request is authenticated (`request_auth.py`), its
+endpoint and token decide the `AgentView` it may use, and the view travels to the server in the
+request's state (`request.state.agent_view`), where `build_server`'s resolver reads it. The operator
+endpoints (`/healthz`, `/readyz`, `/metrics`) live in `operator_endpoints.py`.
 
 The caller's identity also travels to the SDK as `scope["user"]`, which binds a stateful Streamable
 HTTP session to the token that opened it (another token's requests on it get 404). HTTP+SSE sessions
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,81 +38,32 @@ from starlette.types import Receive, Scope, Send
 from mcp_server.actions import ActionsFacade
 from mcp_server.agents import EVERYTHING, AgentRegistry, seal_for
 from mcp_server.audit import AuditLog
-from mcp_server.auth import (
-    OPEN_PRINCIPAL,
-    Identity,
-    Refusal,
-    TokenBook,
-    authorization_bearer,
-    passthrough_identity,
-    presented_credential,
-    refusal_response,
-)
+from mcp_server.auth import OPEN_PRINCIPAL, TokenBook
 from mcp_server.commands.stdio import call_settings
 from mcp_server.config import BridgeConfig
 from mcp_server.connect_page import ConnectPage
-from mcp_server.endpoint_views import endpoint_view, passthrough_view, project_number
 from mcp_server.host_guard import HostOriginGuard, security_settings
 from mcp_server.jsonrpc_screen import misused_id
 from mcp_server.list_changes import ListChanges
 from mcp_server.live_config import LiveAgents
 from mcp_server.mcp_face import AgentView, build_server
 from mcp_server.modern_exchange import serve_modern_exchange
-from mcp_server.oauth.access_tokens import looks_like_jwt
 from mcp_server.oauth.built_in import BuiltInOAuth
-from mcp_server.oauth.challenge import OAuthRefusal
-from mcp_server.oauth.protected_resource import SIGN_IN_HINT, ProtectedResource
+from mcp_server.oauth.protected_resource import ProtectedResource
+from mcp_server.operator_endpoints import OperatorEndpoints
 from mcp_server.protection import DEFAULT_RATE, RateLimit, RateLimiter
+from mcp_server.refusal_guard import Guarded, refusing
+from mcp_server.request_auth import RequestAuth
 from mcp_server.request_body import read_body, replaying
 from mcp_server.session_limits import FairSessionManager, StreamCounter
 from mcp_server.sse_transport import SseSessions
 from mcp_server.stateless_exchange import cancel_on_disconnect, is_modern, serve_one_exchange
 from mcp_server.store import InProcessRateCounter, RateCounter, SharedOAuthGrantStore, SharedRateCounter, SharedStore
 from mcp_server.telemetry import json_logs, tracing
-from mcp_server.telemetry.metrics import CONTENT_TYPE, REFUSALS, exposition, retire_from_multiprocess_metrics
+from mcp_server.telemetry.metrics import retire_from_multiprocess_metrics
 from mcp_server.worker_relay import WorkerRelay
 
 logger = logging.getLogger(__name__)
-
-Challenge = Callable[[Scope, Refusal], dict[str, str]]
-
-
-def _no_challenge(scope: Scope, refusal: Refusal) -> dict[str, str]:
-    return {}
-
-
-class _Guarded:
-    """A raw ASGI endpoint (not a request/response function) whose refusals become JSON responses,
-    with the OAuth challenge header where the bridge is an OAuth protected resource."""
-
-    def __init__(
-        self, handler: Callable[[Scope, Receive, Send], Awaitable[None]], challenge: Challenge = _no_challenge
-    ) -> None:
-        self._handler = handler
-        self._challenge = challenge
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await self._handler(scope, receive, send)
-        except Refusal as refusal:
-            REFUSALS.labels(str(refusal.status)).inc()
-            await refusal_response(refusal, self._challenge(scope, refusal))(scope, receive, send)
-
-
-def refusing(
-    endpoint: Callable[[Request], Awaitable[Response]],
-) -> Callable[[Request], Awaitable[Response]]:
-    """A request/response endpoint whose refusals become JSON responses (and count as refusals)."""
-
-    async def guarded(request: Request) -> Response:
-        try:
-            return await endpoint(request)
-        except Refusal as refusal:
-            REFUSALS.labels(str(refusal.status)).inc()
-            return refusal_response(refusal)
-
-    return guarded
-
 
 ConfigLoader = Callable[[], BridgeConfig]
 """Reads the configuration again, as `serve` first read it (a reload)."""
@@ -159,6 +111,7 @@ class BridgeApp:
             ProtectedResource(config, self.tokens, self._agent_names, own_issuer) if config.oauth.enabled else None
         )
         self.registry: AgentRegistry | None = None
+        self.auth = RequestAuth(self.tokens, self.oauth, lambda: self.registry, passthrough=config.server.passthrough)
         self.security = security_settings(config)
         # HostOriginGuard checks Host and Origin in front of every route; the SDK's own check behind
         # it (which knows no same-origin rule) is turned off.
@@ -190,7 +143,7 @@ class BridgeApp:
             StreamCounter(config.server.max_sessions_per_token, config.server.max_sessions),
             relay,
             config.server.node_id,
-            self._oauth_principal if self.oauth is not None else None,
+            self.auth.oauth_principal if self.oauth is not None else None,
             idle_seconds=config.server.session_idle_seconds,
             base_path=urlsplit(config.server.public_url).path.rstrip("/") if config.server.public_url else "",
         )
@@ -199,11 +152,11 @@ class BridgeApp:
             ActionsFacade(
                 config,
                 self.tokens,
-                self._registry,
+                self.auth.registry,
                 seal_for(config),
-                authenticate=self._authenticate if self.oauth is not None else None,
+                authenticate=self.auth.authenticate if self.oauth is not None else None,
                 limiter=limiter,
-                challenge=self._challenge,
+                challenge=self.auth.challenge,
                 oauth_endpoints=self.oauth.authorization_endpoints if self.oauth is not None else None,
                 audit=audit,
             )
@@ -211,6 +164,9 @@ class BridgeApp:
             else None
         )
         self.connect_page = ConnectPage(config, self.tokens, lambda: self.registry)
+        self.operators = OperatorEndpoints(
+            config.server.node_id, self.tokens, lambda: self.registry, lambda: self.sse.stopping, relay
+        )
 
     # -- views ------------------------------------------------------------------------------------
 
@@ -227,80 +183,12 @@ class BridgeApp:
             return [agent.name for agent in self.registry.visible(EVERYTHING)]
         return [agent.name for agent in self.config.agents]
 
-    def _challenge(self, scope: Scope, refusal: Refusal) -> dict[str, str]:
-        if self.oauth is None:
-            return {}
-        params: dict[str, str] = dict(scope.get("path_params", {}))
-        if "project_id" in params and "agent" not in params:
-            agent = self._project_agent(params["project_id"])
-            if agent is not None:  # the scope that would do: the agent the project maps to
-                params["agent"] = agent
-        return self.oauth.challenge(scope["path"], params, refusal)
-
-    def _project_agent(self, project: str) -> str | None:
-        """The agent a `/projects/{id}/` URL serves, for the challenge's scope (`agent:*` when none).
-        Agent names are public with OAuth on (the metadata's `scopes_supported` lists them all); a
-        token that may not use the agent still gets the 404 of a missing project (no probing)."""
-        project_id = project_number(project)
-        if self.registry is None or project_id is None:
-            return None
-        agent = self.registry.by_project(project_id)
-        return agent.name if agent is not None else None
-
-    def _registry(self) -> AgentRegistry:
-        if self.registry is None:
-            raise Refusal(503, "The bridge is not ready (starting or stopping); retry in a moment.")
-        return self.registry
-
-    async def _authenticate(self, request: Request, credential: str | None) -> Identity:
-        """A static token (header, `X-API-Key` or `?token=`), else with OAuth an access token from the
-        `Authorization` header only. With OAuth on, no credential is never open access."""
-        if self.oauth is None:
-            return self.tokens.authenticate(credential)
-        static = self.tokens.identify(credential) if credential is not None else None
-        if static is not None:
-            return static
-        bearer = authorization_bearer(request)
-        if bearer is not None and (looks_like_jwt(bearer) or self.oauth.reads_opaque_tokens):
-            return await self.oauth.identify(bearer)
-        if credential is None:
-            raise OAuthRefusal(401, f"Authorization is required. {SIGN_IN_HINT}", error="invalid_token")
-        raise OAuthRefusal(401, f"The token is not valid. {SIGN_IN_HINT}", error="invalid_token")
-
-    def _is_oauth_token(self, request: Request, credential: str) -> bool:
-        """Whether `credential` is the request's OAuth access token (read from `Authorization` only)."""
-        if self.oauth is None or authorization_bearer(request) != credential:
-            return False
-        return looks_like_jwt(credential) or self.oauth.reads_opaque_tokens
-
-    async def _oauth_principal(self, request: Request) -> str:
-        """Whom the request's OAuth access token names (an SSE message must come from its stream's owner)."""
-        bearer = authorization_bearer(request)
-        if self.oauth is None or bearer is None or not (looks_like_jwt(bearer) or self.oauth.reads_opaque_tokens):
-            raise OAuthRefusal(401, f"The token is not valid. {SIGN_IN_HINT}", error="invalid_token")
-        return (await self.oauth.identify(bearer)).principal
-
-    async def _request_view(self, request: Request, *, query_token: bool = True) -> tuple[Identity, AgentView]:
-        """The caller's identity and view; in passthrough mode a project URL may bring its own upstream key."""
-        credential = presented_credential(request, query_token=query_token)
-        if (
-            self.config.server.passthrough
-            and "project_id" in request.path_params
-            and credential is not None
-            and self.tokens.identify(credential) is None
-            and not self._is_oauth_token(request, credential)  # an access token never reaches an upstream
-        ):
-            view = passthrough_view(self._registry(), request.path_params["project_id"], credential)
-            return passthrough_identity(credential), view
-        identity = await self._authenticate(request, credential)
-        return identity, endpoint_view(self._registry(), request, identity)
-
     # -- endpoints --------------------------------------------------------------------------------
 
     async def streamable_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         # `?token=` serves clients that cannot send headers on their requests; never on a DELETE.
-        identity, view = await self._request_view(request, query_token=request.method != "DELETE")
+        identity, view = await self.auth.request_view(request, query_token=request.method != "DELETE")
         scope.setdefault("state", {})["agent_view"] = view
         if identity.principal != OPEN_PRINCIPAL:
             scope["user"] = identity.user()  # the session manager binds a stateful session to it
@@ -329,37 +217,8 @@ class BridgeApp:
             await self._streamable(scope, receive, send)
 
     async def sse_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
-        identity, view = await self._request_view(Request(scope, receive))
+        identity, view = await self.auth.request_view(Request(scope, receive))
         await self.sse.stream(scope, receive, send, identity, view)
-
-    async def healthz(self, request: Request) -> Response:
-        body = {"status": "ok"}
-        if self.config.server.node_id is not None:
-            body["replica"] = self.config.server.node_id
-        if self.relay is not None:
-            body["node"] = self.relay.node
-        return JSONResponse(body)
-
-    async def readyz(self, request: Request) -> Response:
-        # SIGTERM turns it 503 at once, so a balancer sends no new work while calls in flight finish.
-        if self.sse.stopping:
-            return JSONResponse({"status": "stopping"}, status_code=503)
-        if self.registry is None:
-            return JSONResponse({"status": "starting"}, status_code=503)
-        return JSONResponse({"status": "ready", "agents": len(self.registry)})
-
-    async def metrics(self, request: Request) -> Response:
-        """Prometheus metrics: open without tokens (loopback), else for tokens with `scopes = ["metrics"]`."""
-        if self.tokens.enabled:
-            identity = self.tokens.authenticate(presented_credential(request, query_token=False))
-            if not identity.scope.reads_metrics:
-                raise Refusal(
-                    403,
-                    f"Token '{identity.name}' may not read metrics; an operator adds scopes = [\"metrics\"] "
-                    "to its [[tokens]] entry (a scraper's token may have agents = []).",
-                )
-        body = await anyio.to_thread.run_sync(exposition)  # multiprocess mode reads every worker's files
-        return Response(body, media_type=CONTENT_TYPE)
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncGenerator[None]:
@@ -439,14 +298,10 @@ class BridgeApp:
         return ("/.well-known/", "/token", "/register", "/revoke")
 
     def starlette(self) -> Starlette:
-        mcp, sse = _Guarded(self.streamable_http, self._challenge), _Guarded(self.sse_stream, self._challenge)
-        post = _Guarded(self.sse.message, self._challenge)
-        routes: list[Route] = [
-            Route("/healthz", self.healthz),
-            Route("/readyz", self.readyz),
-            Route("/metrics", refusing(self.metrics)),
-            *self.connect_page.routes(refusing),
-        ]
+        challenge = self.auth.challenge
+        mcp, sse = Guarded(self.streamable_http, challenge), Guarded(self.sse_stream, challenge)
+        post = Guarded(self.sse.message, challenge)
+        routes: list[Route] = [*self.operators.routes(), *self.connect_page.routes(refusing)]
         if self.oauth is not None:
             routes += self.oauth.routes()
         if self.built_in is not None:

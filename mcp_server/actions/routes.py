@@ -60,18 +60,13 @@ from mcp_server.oauth.scopes import agent_scope
 from mcp_server.operations import Call
 from mcp_server.operations.models import AskArgs, AskResult
 from mcp_server.protection import RateLimiter
+from mcp_server.refusal_guard import Challenge, no_challenge
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
-Challenge = Callable[[Scope, Refusal], dict[str, str]]
-"""The `WWW-Authenticate` header for a refusal (the MCP endpoints' OAuth challenge), or none."""
 OAuthEndpoints = Callable[[], Awaitable[tuple[str, str]]]
 """Where people sign in and clients get tokens: (authorization URL, token URL)."""
-
-
-def _no_challenge(scope: Scope, refusal: Refusal) -> dict[str, str]:
-    return {}
 
 
 _INTERNAL: Final = "The bridge failed while handling this call (an internal error, logged for the operator). Retry."
@@ -80,7 +75,7 @@ _INTERNAL: Final = "The bridge failed while handling this call (an internal erro
 class _Endpoint:
     """An ASGI endpoint for `methods`: any other method gets a JSON 405, any `Failure` its JSON body."""
 
-    def __init__(self, handler: Handler, *methods: str, challenge: Challenge = _no_challenge) -> None:
+    def __init__(self, handler: Handler, *methods: str, challenge: Challenge = no_challenge) -> None:
         self._handler = handler
         self._methods = methods
         self._challenge = challenge
@@ -142,7 +137,7 @@ class ActionsFacade:
         answers: AnswerStore | None = None,
         authenticate: Callable[[Request, str | None], Awaitable[Identity]] | None = None,
         limiter: RateLimiter | None = None,
-        challenge: Challenge = _no_challenge,
+        challenge: Challenge = no_challenge,
         oauth_endpoints: OAuthEndpoints | None = None,
         audit: AuditLog | None = None,
     ) -> None:

@@ -21,11 +21,11 @@ def _request(path: str) -> Request:
 
 async def test_readyz_turns_503_as_soon_as_shutdown_begins() -> None:
     app = BridgeApp(parse_config({"server": {"node_id": "bridge-7"}}, source="test"))
-    assert (await app.readyz(_request("/readyz"))).status_code == 503  # no agents yet: starting
+    assert (await app.operators.readyz(_request("/readyz"))).status_code == 503  # no agents yet: starting
     app.sse.close_idle_streams()  # what the SIGTERM handler does
-    stopping = await app.readyz(_request("/readyz"))
+    stopping = await app.operators.readyz(_request("/readyz"))
     assert stopping.status_code == 503 and json.loads(bytes(stopping.body)) == {"status": "stopping"}
-    health = await app.healthz(_request("/healthz"))
+    health = await app.operators.healthz(_request("/healthz"))
     assert json.loads(bytes(health.body)) == {"status": "ok", "replica": "bridge-7"}
 
 
