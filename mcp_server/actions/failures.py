@@ -28,6 +28,8 @@ from mcp_server.errors import (
 
 DEFAULT_RETRY_AFTER_SECONDS: Final = 30
 STORE_RETRY_AFTER_SECONDS: Final = 5
+# What a bug of ours answers (the route guard's 500, a failed `ask` task's 502); the operator gets the traceback.
+INTERNAL: Final = "The bridge failed while handling this call (an internal error, logged for the operator). Retry."
 
 _CODES: Final = {
     400: "bad_request",
