@@ -1,8 +1,9 @@
-"""CustomGPT wire shapes: envelopes, Laravel pagination, and the objects the API returns."""
+"""CustomGPT wire shapes: request bodies, envelopes, Laravel pagination, and the objects the API returns."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,20 @@ class Refused(Exception):
         self.status = status
         self.code = code  # OpenAI's `error.code`, e.g. model_not_found
         self.param = param
+
+
+async def json_body(request: Request, strict: bool = True) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        if not strict:
+            return {}
+        raise Refused("Request body must be JSON", 400) from None
+    return body if isinstance(body, dict) else {}  # pyright: ignore[reportUnknownVariableType]
+
+
+def wants_stream(request: Request, body: dict[str, Any]) -> bool:
+    return request.query_params.get("stream", "").lower() in ("true", "1") or body.get("stream") in (True, 1, "1")
 
 
 def compact(obj: dict[str, Any]) -> dict[str, Any]:
