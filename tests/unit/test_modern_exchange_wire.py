@@ -21,9 +21,10 @@ from mcp.server._streamable_http_modern import handle_modern_request  # pyright:
 from mcp.server.lowlevel import Server
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
-from starlette.types import Message
+from starlette.types import Message, Scope
 
 from mcp_server.modern_exchange import serve_modern_exchange
+from tests.support.asgi import http_scope
 
 pytestmark = pytest.mark.anyio
 
@@ -65,21 +66,8 @@ def _server() -> Server[Any]:
     return Server("wire", version="1", on_list_tools=list_tools, on_call_tool=call_tool, get_tool_input_schema=schema)
 
 
-def _scope(headers: dict[str, str]) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/mcp",
-        "raw_path": b"/mcp",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 2),
-    }
+def _scope(headers: dict[str, str]) -> Scope:
+    return http_scope("POST", "/mcp", headers=headers)
 
 
 def _headers(**extra: str) -> dict[str, str]:

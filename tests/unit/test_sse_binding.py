@@ -27,6 +27,7 @@ from mcp_server.config import TokenConfig
 from mcp_server.mcp_face import AgentView
 from mcp_server.session_limits import StreamCounter
 from mcp_server.sse_transport import SseSessions, messages_path
+from tests.support.asgi import LOCAL_HOST, http_scope
 
 pytestmark = pytest.mark.anyio
 
@@ -53,23 +54,7 @@ def test_messages_path_sits_next_to_its_stream(stream: str, messages: str) -> No
 
 
 def _scope(method: str, path: str, query: str = "", headers: dict[str, str] | None = None) -> Scope:
-    raw_headers = [(b"host", b"127.0.0.1:8000")] + [
-        (k.lower().encode(), v.encode()) for k, v in (headers or {}).items()
-    ]
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query.encode(),
-        "headers": raw_headers,
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-    }
+    return http_scope(method, path, query=query, headers={"host": LOCAL_HOST, **(headers or {})})
 
 
 @dataclass

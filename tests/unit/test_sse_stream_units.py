@@ -22,6 +22,7 @@ from mcp_server.session_limits import StreamCounter
 from mcp_server.sse_inbox import Inbox
 from mcp_server.sse_stream import event_frame, ping_frame
 from mcp_server.sse_transport import SseSessions
+from tests.support.asgi import LOCAL_HOST, http_scope
 
 pytestmark = pytest.mark.anyio
 
@@ -78,20 +79,7 @@ async def test_a_cancelled_put_delivers_nothing() -> None:
 
 
 def _scope(method: str, path: str, query: str = "") -> Scope:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query.encode(),
-        "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json")],
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-    }
+    return http_scope(method, path, query=query, headers={"host": LOCAL_HOST, "content-type": "application/json"})
 
 
 def _sessions() -> SseSessions:
