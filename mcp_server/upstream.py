@@ -28,24 +28,19 @@ import logging
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import asynccontextmanager, suppress
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import anyio
 from yarl import URL
 
 from mcp_server import __version__
 from mcp_server.event_stream import ServerSentEvent
-from mcp_server.lazy_imports import lazy_module
+from mcp_server.lazy_imports import aiohttp
 from mcp_server.protection import BackendGuard
 from mcp_server.scoped_client import ScopedClient
 from mcp_server.telemetry.upstream import UpstreamExchange
 from mcp_server.upstream_answers import Answer, decoded_json, failure_name, retry_after, status_error, transport_error
 from mcp_server.upstream_streams import server_sent_events, text_pieces
-
-if TYPE_CHECKING:
-    import aiohttp
-else:
-    aiohttp = lazy_module("aiohttp")  # imported by the first request, not by `agent-bridge stdio`'s start
 
 logger = logging.getLogger(__name__)
 

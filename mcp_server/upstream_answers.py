@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import Any, Final, cast
 
 from mcp_server.errors import (
     UpstreamAuthError,
@@ -19,12 +19,7 @@ from mcp_server.errors import (
     UpstreamServerError,
     UpstreamTimeoutError,
 )
-from mcp_server.lazy_imports import lazy_module
-
-if TYPE_CHECKING:
-    import aiohttp
-else:
-    aiohttp = lazy_module("aiohttp")  # imported by the first request (mcp_server/lazy_imports.py)
+from mcp_server.lazy_imports import aiohttp
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,17 +8,12 @@ import codecs
 import json
 from collections.abc import AsyncGenerator
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mcp_server.errors import UpstreamProtocolError
 from mcp_server.event_stream import EventStreamDecoder, ServerSentEvent
-from mcp_server.lazy_imports import lazy_module
+from mcp_server.lazy_imports import aiohttp
 from mcp_server.upstream_answers import transport_error
-
-if TYPE_CHECKING:
-    import aiohttp
-else:
-    aiohttp = lazy_module("aiohttp")  # imported by the first request (mcp_server/lazy_imports.py)
 
 
 async def text_pieces(response: aiohttp.ClientResponse, read_timeout: float) -> AsyncGenerator[str]:

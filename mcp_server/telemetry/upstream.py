@@ -13,20 +13,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from yarl import URL
 
 from mcp_server.errors import UpstreamConnectionError, UpstreamTimeoutError
-from mcp_server.lazy_imports import lazy_module
+from mcp_server.lazy_imports import aiohttp
 from mcp_server.telemetry import tracing
 from mcp_server.telemetry.metrics import UPSTREAM_DURATION
-
-if TYPE_CHECKING:
-    import aiohttp
-else:
-    aiohttp = lazy_module("aiohttp")  # imported by the first request (mcp_server/lazy_imports.py)
 
 
 @dataclass(frozen=True, slots=True)
